@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"jarchive/archive"
+	"jarchive/config"
+	"jarchive/fetch"
+	"jarchive/journal"
+)
+
+// ingest is the fetch stage's sink: it reads each message's envelope and
+// stores it in the archive. It returns nil only once the archive committed.
+type ingest struct {
+	st     *store
+	modes  map[string]config.EnvelopeMode // per account; missing means journal
+	logger *slog.Logger
+
+	progress *progress // may be nil
+
+	mu     sync.Mutex
+	counts map[string]*ingestCounts
+}
+
+var (
+	_ fetch.Sink        = (*ingest)(nil)
+	_ fetch.Checkpoints = (*archive.Archive)(nil)
+)
+
+// ingestCounts are per-account results of archiving.
+type ingestCounts struct {
+	Added, Merged, Failed int
+}
+
+func newIngest(st *store, accounts []config.Account, logger *slog.Logger) *ingest {
+	in := &ingest{st: st, modes: map[string]config.EnvelopeMode{}, logger: logger, counts: map[string]*ingestCounts{}}
+	for _, acct := range accounts {
+		in.modes[acct.Name] = acct.Envelope
+	}
+	return in
+}
+
+func (in *ingest) Archive(ctx context.Context, m *fetch.Message) error {
+	env := journal.Parse(m.Body, m.Size, in.modes[m.Account])
+	id, added, err := in.st.arc.Put(ctx, &archive.Incoming{
+		Body:     m.Body,
+		Size:     m.Size,
+		Envelope: env,
+		Source: archive.Source{
+			Account:     m.Account,
+			Mailbox:     m.Mailbox,
+			UIDValidity: m.UIDValidity,
+			UID:         m.UID,
+			Path:        m.Path,
+			Fetched:     m.Fetched.UTC(),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	in.progress.add(m.Size)
+	in.mu.Lock()
+	c := in.counts[m.Account]
+	if c == nil {
+		c = &ingestCounts{}
+		in.counts[m.Account] = c
+	}
+	if added {
+		c.Added++
+	} else {
+		c.Merged++
+	}
+	if env.Status == journal.StatusFailed {
+		c.Failed++
+	}
+	in.mu.Unlock()
+	log := in.logger.Debug
+	if env.Status == journal.StatusFailed {
+		log = in.logger.Warn
+	}
+	log("archived", "account", m.Account, "uid", m.UID, "path", m.Path, "msg_id", id, "new", added, "envelope", env.Status.String(), "reason", env.Reason)
+	return nil
+}
+
+// take returns and resets the counts of an account.
+func (in *ingest) take(account string) ingestCounts {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	c := in.counts[account]
+	delete(in.counts, account)
+	if c == nil {
+		return ingestCounts{}
+	}
+	return *c
+}

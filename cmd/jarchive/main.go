@@ -1,0 +1,135 @@
+// Command jarchive archives a company's mail from a journal mailbox: it
+// fetches journal reports over IMAP, reads their envelope, stores every
+// original message once and indexes it for search.
+//
+// Usage:
+//
+//	jarchive <command> [flags] [args]
+//
+// Run "jarchive help" for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one subcommand. Each lives in a file of its own.
+type command struct {
+	name  string
+	args  string // synopsis of the arguments
+	short string
+	run   func(ctx context.Context, app *app, args []string) error
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"serve", "[-config FILE]", "fetch every account at its interval until stopped; answer CLI requests", runServe},
+		{"fetch", "-once [-config FILE]", "fetch every account once and print counts", runFetch},
+		{"import", "[-config FILE] [-envelope MODE] PATH...", "archive .eml files, directories of them and mbox files", runImport},
+		{"search", "[-config FILE] [-json] [-limit N] QUERY", "search the archive", runSearch},
+		{"show", "[-config FILE] [-raw|-json] ID", "show one message (ID: sha256 or a unique prefix of 8+ hex digits)", runShow},
+		{"stats", "[-config FILE] [-json]", "print archive counters", runStats},
+		{"config", "check [-config FILE]", "validate the configuration file", runConfig},
+		{"demo", "[-dir DIR] [-messages N]", "run a self-contained demo: embedded IMAP server, fetch, index, search", runDemo},
+	}
+}
+
+// app carries what every command needs: output streams and the logger.
+type app struct {
+	stdout, stderr io.Writer
+	logger         *slog.Logger
+	// cwd resolves relative paths of a request that came over the control
+	// socket; "" means the process's own working directory.
+	cwd string
+}
+
+// exitError carries an exit code other than 1.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError is returned for bad command lines; it exits with code 2.
+func usageError(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a := &app{stdout: os.Stdout, stderr: os.Stderr, logger: newLogger(os.Stderr)}
+	os.Exit(run(ctx, a, os.Args[1:]))
+}
+
+func newLogger(w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if os.Getenv("JARCHIVE_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// run executes one command line and returns the exit code.
+func run(ctx context.Context, a *app, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+		usage(a.stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, a, args[1:])
+		if err == nil {
+			return 0
+		}
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(a.stderr, "jarchive %s: %v\n", c.name, err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		return 1
+	}
+	fmt.Fprintf(a.stderr, "jarchive: unknown command %q\n", args[0])
+	usage(a.stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "usage: jarchive <command> [flags] [args]\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-7s %s\n          %s\n", c.name, c.args, c.short)
+	}
+	fmt.Fprintf(w, "\nThe configuration file is -config, else $JARCHIVE_CONFIG, else ./jarchive.toml, else /etc/jarchive/jarchive.toml.\n")
+}
+
+// newFlags returns a FlagSet for a command that writes its help to the app's
+// stderr and returns errors instead of exiting.
+func newFlags(a *app, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet("jarchive "+name, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(a.stderr, "usage: jarchive %s %s\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}

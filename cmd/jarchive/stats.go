@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"jarchive/archive"
+)
+
+func runStats(ctx context.Context, a *app, args []string) error {
+	return withStore(ctx, a, "stats", args)
+}
+
+type statsOutput struct {
+	archive.Stats
+	IndexDocuments uint64 `json:"index_documents"`
+	IndexWatermark uint64 `json:"index_watermark"`
+}
+
+func statsCommand(ctx context.Context, a *app, st *store, args []string) error {
+	fs := newFlags(a, "stats", "[-config FILE] [-json]")
+	fs.String("config", "", "configuration `file`")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s, err := st.arc.Stats()
+	if err != nil {
+		return err
+	}
+	out := statsOutput{Stats: s}
+	if out.IndexDocuments, err = st.idx.Count(); err != nil {
+		return err
+	}
+	if out.IndexWatermark, err = st.idx.Watermark(); err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	w := a.stdout
+	fmt.Fprintf(w, "messages:         %d\n", s.Messages)
+	fmt.Fprintf(w, "blobs:            %d\n", s.Blobs)
+	fmt.Fprintf(w, "raw bytes:        %d (%s)\n", s.RawBytes, humanBytes(s.RawBytes))
+	fmt.Fprintf(w, "stored bytes:     %d (%s)\n", s.StoredBytes, humanBytes(s.StoredBytes))
+	fmt.Fprintf(w, "copies received:  %d\n", s.Copies)
+	fmt.Fprintf(w, "duplicates merged: %d\n", s.Merged)
+	fmt.Fprintf(w, "journal reports:  %d\n", s.JournalReports)
+	fmt.Fprintf(w, "parse failures:   %d (archived raw)\n", s.ParseFailures)
+	fmt.Fprintf(w, "index documents:  %d (watermark %d of %d)\n", out.IndexDocuments, out.IndexWatermark, s.LastSeq)
+	return nil
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"jarchive/archive"
+	"jarchive/config"
+	"jarchive/index"
+)
+
+// store is an open archive with its search index: what the archive commands
+// work on, in the daemon or in a CLI process.
+type store struct {
+	cfg    *config.Config
+	arc    *archive.Archive
+	idx    *index.Index
+	logger *slog.Logger
+
+	indexMu sync.Mutex // one index catch-up at a time
+}
+
+func openStore(cfg *config.Config, logger *slog.Logger) (*store, error) {
+	arc, err := archive.Open(cfg.Archive.Dir, archive.Options{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	idxDir := filepath.Join(cfg.Archive.Dir, "index")
+	idx, err := index.Open(idxDir, logger)
+	if errors.Is(err, index.ErrSchema) {
+		// The index is derived: rebuild it from the archive.
+		logger.Warn("search index has an old schema: rebuilding it from the archive", "dir", idxDir)
+		if err = os.RemoveAll(idxDir); err == nil {
+			idx, err = index.Open(idxDir, logger)
+		}
+	}
+	if err != nil {
+		arc.Close()
+		return nil, err
+	}
+	return &store{cfg: cfg, arc: arc, idx: idx, logger: logger}, nil
+}
+
+func (s *store) Close() error {
+	err := s.idx.Close()
+	if cerr := s.arc.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// An index commit holds at most indexBatchSize documents and about
+// indexBatchBytes of their text.
+const (
+	indexBatchSize  = 500
+	indexBatchBytes = 64 << 20
+)
+
+// catchUp indexes every archive change after the index's watermark and
+// returns how many documents it indexed.
+func (s *store) catchUp(ctx context.Context) (int, error) {
+	s.indexMu.Lock()
+	defer s.indexMu.Unlock()
+	mark, err := s.idx.Watermark()
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		changes, err := s.arc.Changes(mark, indexBatchSize)
+		if err != nil {
+			return total, fmt.Errorf("index: read changes: %w", err)
+		}
+		if len(changes) == 0 {
+			return total, nil
+		}
+		b := s.idx.Batch()
+		for _, c := range changes {
+			if err := s.addDocument(b, c.Record); err != nil {
+				return total, err
+			}
+			mark = c.Seq
+			// Bound the memory a batch holds, whatever the messages' sizes.
+			if b.Bytes() >= indexBatchBytes {
+				if err := b.Commit(mark); err != nil {
+					return total, fmt.Errorf("index: commit: %w", err)
+				}
+			}
+		}
+		if err := b.Commit(mark); err != nil {
+			return total, fmt.Errorf("index: commit: %w", err)
+		}
+		total += len(changes)
+	}
+}
+
+// maxInMemoryBody is the size up to which a message body is decompressed
+// into memory for indexing; larger ones go through a temp file.
+const maxInMemoryBody = 8 << 20
+
+func (s *store) addDocument(b *index.Batch, rec *archive.Record) error {
+	body, size, cleanup, err := s.readerAt(rec)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	return b.Add(documentOf(rec, body, size))
+}
+
+// readerAt makes the original of rec randomly readable.
+func (s *store) readerAt(rec *archive.Record) (io.ReaderAt, int64, func(), error) {
+	rc, err := s.arc.Open(rec.ID)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	defer rc.Close()
+	if rec.Size <= maxInMemoryBody {
+		data, err := io.ReadAll(io.LimitReader(rc, rec.Size+1))
+		if err != nil {
+			return nil, 0, nil, fmt.Errorf("message %s: %w", rec.ID, err)
+		}
+		return bytes.NewReader(data), int64(len(data)), func() {}, nil
+	}
+	f, err := os.CreateTemp("", "jarchive-index-")
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	cleanup := func() { f.Close(); os.Remove(f.Name()) }
+	n, err := io.Copy(f, rc)
+	if err != nil {
+		cleanup()
+		return nil, 0, nil, fmt.Errorf("message %s: %w", rec.ID, err)
+	}
+	return f, n, cleanup, nil
+}
+
+func documentOf(rec *archive.Record, body io.ReaderAt, size int64) *index.Document {
+	d := &index.Document{
+		ID:       rec.ID,
+		Date:     rec.Header.Date,
+		From:     rec.Header.From,
+		To:       rec.Header.To,
+		Cc:       rec.Header.Cc,
+		Sender:   rec.Sender,
+		Subject:  rec.Header.Subject,
+		Size:     rec.Size,
+		Body:     body,
+		BodySize: size,
+	}
+	for _, r := range rec.Recipients {
+		d.Rcpt = append(d.Rcpt, r.Addr)
+	}
+	seen := map[string]bool{}
+	for _, src := range rec.Sources {
+		if !seen[src.Account] {
+			seen[src.Account] = true
+			d.Accounts = append(d.Accounts, src.Account)
+		}
+	}
+	return d
+}

@@ -1,0 +1,209 @@
+// Package fetch gets journal mail from where it waits (an IMAP mailbox, or
+// files to import) and hands every message, spooled to a temporary file, to a
+// Sink. It never imports a later pipeline stage: cmd/jarchive wires the Sink.
+//
+// # Delivery guarantee
+//
+// A message is deleted on the server only after Sink.Archive returned nil for
+// it, and only when the account does not keep mails. Deletion is UID STORE
+// +FLAGS.SILENT (\Deleted) then UID EXPUNGE of exactly the archived UIDs
+// (RFC 4315 UIDPLUS), in batches of expungeBatch and at the end of the pass;
+// without UIDPLUS a plain EXPUNGE is used, which also removes messages that
+// another client flagged \Deleted. A sink error ends the pass (after deleting
+// what was archived before it) and leaves that message on the server. A crash
+// or a broken connection between Archive and EXPUNGE leaves the message on
+// the server too, so the next pass fetches it again and the archive
+// deduplicates it.
+//
+// # IMAP pass
+//
+// LOGIN, SELECT (EXAMINE with keep_mails), UID FETCH n:* (UID RFC822.SIZE),
+// then for each UID in ascending order UID FETCH BODY.PEEK[], streamed to a
+// temporary file (the message is never held in memory). Messages over the
+// account's max_message_size stay on the server and are counted TooLarge.
+// With keep_mails and a Checkpoints whose UIDVALIDITY matches the mailbox's,
+// only UIDs above the checkpoint are fetched (RFC 3501 6.4.8: "n:*" also
+// returns the highest UID when it is below n, so the list is filtered).
+//
+// # Errors
+//
+// Errors that retrying will not fix (authentication failed, TLS certificate
+// verification failed, missing mailbox, unsupported protocol, bad CA file)
+// match ErrPermanent with errors.Is; everything else (network, timeouts, sink
+// errors) is temporary. Run uses that to pick the retry interval.
+//
+// # Import
+//
+// Import reads .eml files, directories of them and mbox files; see Import for
+// how an mbox is split.
+package fetch
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"jarchive/config"
+)
+
+// Message is one fetched message, spooled to a temp file.
+type Message struct {
+	Account     string // config account name, or "import"
+	Mailbox     string // IMAP mailbox; "" for POP3/import
+	UIDValidity uint32
+	UID         uint32
+	Path        string // import only: file path, "file.mbox#12" (1-based) for mbox members
+	Size        int64
+	Fetched     time.Time
+	// Body holds the raw bytes exactly as the server or file gave them. Read
+	// it with ReadAt or io.NewSectionReader(Body, 0, Size). The sink must not
+	// write, close or remove it: fetch does, after Archive returns.
+	Body *os.File
+}
+
+// Sink receives each message. It returns nil only once the message is
+// durably archived; only then may fetch delete it on the server.
+type Sink interface {
+	Archive(ctx context.Context, m *Message) error
+}
+
+// Checkpoints tells fetch what was already archived for an account (the sink
+// records it in the same transaction as the message). Used with keep_mails to
+// fetch only new UIDs.
+type Checkpoints interface {
+	Checkpoint(account, mailbox string) (uidValidity, lastUID uint32, err error)
+}
+
+// Options configure a Fetcher. Sink is required; the rest may be zero.
+type Options struct {
+	Sink        Sink
+	Checkpoints Checkpoints // nil: fetch everything
+	Logger      *slog.Logger
+	TempDir     string // where bodies are spooled ("" = os.TempDir())
+}
+
+// Result counts what one pass (or one Import) did.
+type Result struct {
+	Account string
+	// Seen is the number of messages looked at, Archived those the sink
+	// accepted, Deleted those expunged on the server, TooLarge those left on
+	// the server for exceeding max_message_size, Failed those that could not
+	// be read or archived, Skipped files in an import's directories that
+	// are not mail by their name (see Import).
+	Seen, Archived, Deleted, TooLarge, Failed, Skipped int
+	// Bytes is the size of the archived messages.
+	Bytes int64
+}
+
+// ErrPermanent wraps errors that retrying will not fix (auth, TLS verify,
+// missing mailbox); check with errors.Is.
+var ErrPermanent = errors.New("permanent")
+
+// permanentError marks err as permanent without changing its text.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string        { return e.err.Error() }
+func (e permanentError) Unwrap() error        { return e.err }
+func (e permanentError) Is(target error) bool { return target == ErrPermanent }
+
+func permanent(err error) error {
+	if err == nil || errors.Is(err, ErrPermanent) {
+		return err
+	}
+	return permanentError{err}
+}
+
+// The account's settings, with config's defaults for zero values (an Account
+// not filled in by config.Load, as in tests).
+
+func maxMessageSize(acct *config.Account) int64 {
+	return int64(cmp.Or(acct.MaxMessageSize, config.DefaultMaxMessageSize))
+}
+
+func interval(acct *config.Account) time.Duration {
+	return time.Duration(cmp.Or(acct.Interval, config.DefaultInterval))
+}
+
+func mailboxName(acct *config.Account) string {
+	return cmp.Or(acct.Mailbox, config.DefaultMailbox)
+}
+
+// Fetcher polls accounts and imports files into one Sink. It is safe for
+// concurrent use by several accounts.
+type Fetcher struct {
+	sink        Sink
+	checkpoints Checkpoints
+	log         *slog.Logger
+	tempDir     string
+	tooLarge    sync.Map // tooLargeKey -> true: messages already warned about
+
+	// Retry timing of Run, in fields so tests can shorten it.
+	backoffMin, backoffMax time.Duration
+	permanentMax           time.Duration
+}
+
+// New returns a Fetcher. It panics if opts.Sink is nil, a programming error.
+func New(opts Options) *Fetcher {
+	if opts.Sink == nil {
+		panic("fetch.New: Options.Sink is nil")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Fetcher{
+		sink:         opts.Sink,
+		checkpoints:  opts.Checkpoints,
+		log:          log,
+		tempDir:      opts.TempDir,
+		backoffMin:   5 * time.Second,
+		backoffMax:   5 * time.Minute,
+		permanentMax: time.Hour,
+	}
+}
+
+// Poll does one pass over one account. Only password IMAP is implemented so
+// far; other protocols give a permanent error.
+func (f *Fetcher) Poll(ctx context.Context, acct *config.Account) (Result, error) {
+	res := Result{Account: acct.Name}
+	switch acct.Protocol {
+	case config.ProtocolIMAP:
+		return f.pollIMAP(ctx, acct, f.log.With("account", acct.Name))
+	default:
+		return res, permanent(fmt.Errorf("fetch %s: protocol %s is not supported yet", acct.Name, acct.Protocol))
+	}
+}
+
+// spool is a temporary file holding one message body.
+type spool struct{ *os.File }
+
+func (f *Fetcher) newSpool() (spool, error) {
+	file, err := os.CreateTemp(f.tempDir, "jarchive-fetch-*")
+	if err != nil {
+		return spool{}, fmt.Errorf("spool: %w", err)
+	}
+	return spool{file}, nil
+}
+
+// remove closes and deletes the file; errors are only logged, as nothing
+// depends on them.
+func (s spool) remove(log *slog.Logger) {
+	if s.File == nil {
+		return
+	}
+	name := s.Name()
+	logCheck(log, s.Close(), "closing spool file", "path", name)
+	logCheck(log, os.Remove(name), "removing spool file", "path", name)
+}
+
+// logCheck logs a best-effort operation's error.
+func logCheck(log *slog.Logger, err error, msg string, args ...any) {
+	if err != nil {
+		log.Warn(msg, append(args, "err", err)...)
+	}
+}

@@ -1,0 +1,118 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"jarchive/config"
+)
+
+// Run polls every account at its interval until ctx is done, one goroutine
+// per account, and returns when all of them have stopped.
+//
+// After a pass that failed with a temporary error (network, sink) the account
+// is retried with capped exponential backoff and jitter; after a permanent
+// error (ErrPermanent: authentication, TLS verification, missing mailbox) it
+// is logged at ERROR and retried only every 10 intervals (at most an hour),
+// so the other accounts run on. A panic in a pass is recovered, logged with
+// its stack and treated as a temporary error.
+//
+// onResult, if not nil, is called after every pass; calls are serialised, so
+// it needs no locking of its own.
+func (f *Fetcher) Run(ctx context.Context, accounts []*config.Account, onResult func(Result, error)) {
+	var mu sync.Mutex
+	report := func(res Result, err error) {
+		if onResult == nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		onResult(res, err)
+	}
+	var wg sync.WaitGroup
+	for _, acct := range accounts {
+		wg.Go(func() { f.runAccount(ctx, acct, report) })
+	}
+	wg.Wait()
+}
+
+func (f *Fetcher) runAccount(ctx context.Context, acct *config.Account, report func(Result, error)) {
+	log := f.log.With("account", acct.Name)
+	every := interval(acct)
+	failures := 0
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+
+		res, err := f.safePoll(ctx, acct, log)
+		report(res, err)
+		if ctx.Err() != nil {
+			return
+		}
+
+		var wait time.Duration
+		switch {
+		case err == nil:
+			failures = 0
+			wait = every
+			level := slog.LevelDebug
+			if res.Seen > 0 {
+				level = slog.LevelInfo
+			}
+			log.Log(ctx, level, "pass done", "seen", res.Seen, "archived", res.Archived,
+				"deleted", res.Deleted, "too_large", res.TooLarge, "bytes", res.Bytes)
+		case errors.Is(err, ErrPermanent):
+			failures = 0
+			wait = f.permanentWait(every)
+			log.Error("account failed with an error retrying will not fix; check its configuration",
+				"err", err, "retry_in", wait)
+		default:
+			failures++
+			wait = f.backoff(failures, every)
+			log.Warn("pass failed, retrying", "err", err, "failures", failures, "retry_in", wait)
+		}
+		timer.Reset(wait)
+	}
+}
+
+// safePoll is Poll with a panic turned into an error.
+func (f *Fetcher) safePoll(ctx context.Context, acct *config.Account, log *slog.Logger) (res Result, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error("panic in fetch pass", "panic", v, "stack", string(debug.Stack()))
+			res = Result{Account: acct.Name}
+			err = fmt.Errorf("fetch %s: panic: %v", acct.Name, v)
+		}
+	}()
+	return f.Poll(ctx, acct)
+}
+
+// backoff is the wait after the n-th consecutive temporary failure:
+// backoffMin doubled per failure, capped at max(backoffMax, every), with
+// jitter taking it down by up to a half.
+func (f *Fetcher) backoff(n int, every time.Duration) time.Duration {
+	ceiling := max(f.backoffMax, every)
+	d := f.backoffMin
+	for i := 1; i < n && d < ceiling; i++ {
+		d *= 2
+	}
+	d = min(d, ceiling)
+	return d/2 + rand.N(d/2+1)
+}
+
+// permanentWait is the wait after a permanent error: 10 intervals, at most
+// permanentMax, never less than one interval.
+func (f *Fetcher) permanentWait(every time.Duration) time.Duration {
+	return max(min(10*every, f.permanentMax), every)
+}

@@ -1,0 +1,165 @@
+package index
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"jarchive/testcorpus"
+)
+
+// corpusDir returns the real mail of the shared corpus, beside the
+// repository (see ../../shared/corpus/README.md; JARCHIVE_CORPUS overrides the
+// corpus directory), or skips the test when it is missing, except under CI.
+func corpusDir(t testing.TB) string {
+	t.Helper()
+	return testcorpus.Dir(t, "real")
+}
+
+// corpusMessages returns every message of the corpus: each .eml file, and
+// each message of the .mbox files, split simply at "From " lines.
+func corpusMessages(t testing.TB) (files int, msgs [][]byte) {
+	dir := corpusDir(t)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		switch filepath.Ext(path) {
+		case ".eml":
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			files++
+			msgs = append(msgs, raw)
+		case ".mbox":
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			files++
+			msgs = append(msgs, splitMbox(raw)...)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files, msgs
+}
+
+func splitMbox(raw []byte) [][]byte {
+	var msgs [][]byte
+	var cur []byte
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if bytes.HasPrefix(line, []byte("From ")) {
+			if len(bytes.TrimSpace(cur)) > 0 {
+				msgs = append(msgs, cur)
+			}
+			cur = nil
+			continue
+		}
+		cur = append(cur, line...)
+		cur = append(cur, '\n')
+	}
+	if len(bytes.TrimSpace(cur)) > 0 {
+		msgs = append(msgs, cur)
+	}
+	return msgs
+}
+
+// TestCorpus indexes every message of the corpus: no panic, no error, and one
+// document per distinct message.
+func TestCorpus(t *testing.T) {
+	files, msgs := corpusMessages(t)
+	ix := openTest(t)
+
+	start := time.Now()
+	ids := map[string]bool{}
+	var bytesIn int64
+	var partial int
+	b := ix.Batch()
+	for i, raw := range msgs {
+		d := testDocument(raw)
+		ids[d.ID] = true
+		bytesIn += int64(len(raw))
+		if err := b.Add(d); err != nil {
+			t.Fatalf("Add(message %d) = %v", i, err)
+		}
+		if b.Len() >= 500 || b.Bytes() >= 64<<20 {
+			if err := b.Commit(uint64(i + 1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := b.Commit(uint64(len(msgs))); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+
+	for _, raw := range msgs {
+		if _, err := extract(bytes.NewReader(raw)); err != nil {
+			partial++
+		}
+	}
+
+	n, err := ix.Count()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != uint64(len(ids)) {
+		t.Errorf("Count() = %d; want %d (distinct messages)", n, len(ids))
+	}
+	if wm, _ := ix.Watermark(); wm != uint64(len(msgs)) {
+		t.Errorf("Watermark() = %d; want %d", wm, len(msgs))
+	}
+	var diskSize int64
+	filepath.WalkDir(ix.dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				diskSize += fi.Size()
+			}
+		}
+		return nil
+	})
+	t.Logf("%d files, %d messages (%d distinct, %.1f MB), %d partly extracted; indexed in %v: %.0f docs/s; index %.1f MB",
+		files, len(msgs), len(ids), float64(bytesIn)/1e6, partial, took.Round(time.Millisecond),
+		float64(len(msgs))/took.Seconds(), float64(diskSize)/1e6)
+
+	// A few searches over real mail must find something.
+	for _, q := range []string{"subject:test", "from:example.com", "body:the", "attachment:pdf"} {
+		res, err := ix.Search(context.Background(), q, 5)
+		if err != nil {
+			t.Errorf("Search(%q) = %v", q, err)
+			continue
+		}
+		if res.Total == 0 {
+			t.Errorf("Search(%q) found nothing", q)
+		}
+		t.Logf("Search(%q): %d hits in %v", q, res.Total, res.Took)
+	}
+}
+
+// BenchmarkExtract measures the extraction alone over the corpus.
+func BenchmarkExtract(b *testing.B) {
+	_, msgs := corpusMessages(b)
+	var size int64
+	for _, m := range msgs {
+		size += int64(len(m))
+	}
+	b.SetBytes(size)
+	b.ResetTimer()
+	for range b.N {
+		for _, m := range msgs {
+			extract(bytes.NewReader(m))
+		}
+	}
+}

@@ -1,0 +1,296 @@
+package index
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
+)
+
+// testDocument builds the Document the archive would give for the message
+// raw. Envelope data, which a plain .eml lacks, comes from test-only header
+// fields: X-Test-Rcpt (comma-separated) and X-Test-Account.
+func testDocument(raw []byte) *Document {
+	sum := sha256.Sum256(raw)
+	d := &Document{
+		ID:       hex.EncodeToString(sum[:]),
+		Size:     int64(len(raw)),
+		Body:     bytes.NewReader(raw),
+		BodySize: int64(len(raw)),
+	}
+	h, _, _ := readHeader(bufio.NewReader(bytes.NewReader(raw)))
+	mh := mail.Header{Header: message.Header{Header: h}}
+	d.Date, _ = mh.Date()
+	d.Subject, _ = mh.Subject()
+	addrs := func(k string) []string {
+		list, err := mh.AddressList(k)
+		if err != nil {
+			v, _ := mh.Text(k)
+			if v == "" {
+				return nil
+			}
+			return []string{v}
+		}
+		var out []string
+		for _, a := range list {
+			if a.Name != "" {
+				out = append(out, a.Name+" <"+a.Address+">")
+			} else {
+				out = append(out, a.Address)
+			}
+		}
+		return out
+	}
+	d.From, d.To, d.Cc = addrs("From"), addrs("To"), addrs("Cc")
+	if len(d.From) > 0 {
+		d.Sender = d.From[0]
+	}
+	for _, r := range strings.Split(h.Get("X-Test-Rcpt"), ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			d.Rcpt = append(d.Rcpt, r)
+		}
+	}
+	if a := h.Get("X-Test-Account"); a != "" {
+		d.Accounts = []string{a}
+	}
+	return d
+}
+
+func openTest(t *testing.T) *Index {
+	t.Helper()
+	ix, err := Open(filepath.Join(t.TempDir(), "index"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := ix.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return ix
+}
+
+type goldenSearch struct {
+	Query string   `json:"query"`
+	Want  []string `json:"want"`  // file names, in result order (newest first)
+	Error bool     `json:"error"` // the query must fail with ErrQuery
+}
+
+// TestGolden indexes testdata/<case>/*.eml and runs testdata/<case>/searches.json.
+func TestGolden(t *testing.T) {
+	cases, err := filepath.Glob("testdata/*/searches.json")
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no golden cases: %v", err)
+	}
+	for _, c := range cases {
+		dir := filepath.Dir(c)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			ix := openTest(t)
+			files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
+			names := map[string]string{} // doc ID -> file name
+			b := ix.Batch()
+			for _, f := range files {
+				raw, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				d := testDocument(raw)
+				names[d.ID] = filepath.Base(f)
+				if err := b.Add(d); err != nil {
+					t.Fatalf("Add(%s) = %v", f, err)
+				}
+			}
+			if err := b.Commit(uint64(len(files))); err != nil {
+				t.Fatal(err)
+			}
+
+			data, err := os.ReadFile(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var searches []goldenSearch
+			if err := json.Unmarshal(data, &searches); err != nil {
+				t.Fatalf("%s: %v", c, err)
+			}
+			for _, s := range searches {
+				res, err := ix.Search(context.Background(), s.Query, 100)
+				if s.Error {
+					if !errors.Is(err, ErrQuery) {
+						t.Errorf("Search(%q) error = %v; want ErrQuery", s.Query, err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Errorf("Search(%q) error = %v", s.Query, err)
+					continue
+				}
+				got := []string{}
+				for _, h := range res.Hits {
+					got = append(got, names[h.ID])
+				}
+				want := s.Want
+				if want == nil {
+					want = []string{}
+				}
+				if !slices.Equal(got, want) || res.Total != uint64(len(want)) {
+					t.Errorf("Search(%q) = %v (total %d); want %v", s.Query, got, res.Total, want)
+				}
+			}
+		})
+	}
+}
+
+func TestReopen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "index")
+	ix, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wm, err := ix.Watermark(); wm != 0 || err != nil {
+		t.Fatalf("Watermark() of a new index = %d, %v; want 0, nil", wm, err)
+	}
+	raw, err := os.ReadFile("testdata/basic/plain-qp.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := ix.Batch()
+	if err := b.Add(testDocument(raw)); err != nil {
+		t.Fatal(err)
+	}
+	if b.Len() != 1 {
+		t.Fatalf("Len() = %d; want 1", b.Len())
+	}
+	if err := b.Commit(42); err != nil {
+		t.Fatal(err)
+	}
+	if b.Len() != 0 {
+		t.Fatalf("Len() after Commit = %d; want 0", b.Len())
+	}
+	// An empty batch moves the watermark too.
+	if err := b.Commit(43); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	ix, err = Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if wm, err := ix.Watermark(); wm != 43 || err != nil {
+		t.Errorf("Watermark() after reopen = %d, %v; want 43, nil", wm, err)
+	}
+	if n, err := ix.Count(); n != 1 || err != nil {
+		t.Errorf("Count() after reopen = %d, %v; want 1, nil", n, err)
+	}
+	res, err := ix.Search(context.Background(), "from:anna.berg@contoso.com", 10)
+	if err != nil || res.Total != 1 {
+		t.Errorf("Search after reopen = %v, %v; want 1 hit", res, err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	// A directory with foreign files is not taken over.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "x"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if ix, err := Open(dir, nil); err == nil {
+		ix.Close()
+		t.Errorf("Open(non-empty dir) = nil error; want error")
+	}
+
+	// An empty directory is fine.
+	ix, err := Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatalf("Open(empty dir) = %v", err)
+	}
+	ix.Close()
+
+	// Another schema needs a rebuild.
+	dir = filepath.Join(t.TempDir(), "index")
+	ix, err = Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.idx.SetInternal(keySchema, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	ix.Close()
+	if ix, err := Open(dir, nil); !errors.Is(err, ErrSchema) {
+		if err == nil {
+			ix.Close()
+		}
+		t.Errorf("Open(old schema) = %v; want ErrSchema", err)
+	}
+}
+
+func TestAddBadID(t *testing.T) {
+	ix := openTest(t)
+	b := ix.Batch()
+	for _, id := range []string{"", "abc", strings.Repeat("A", 64), strings.Repeat("g", 64)} {
+		if err := b.Add(&Document{ID: id}); err == nil {
+			t.Errorf("Add(ID %q) = nil; want error", id)
+		}
+	}
+	if b.Len() != 0 {
+		t.Errorf("Len() = %d; want 0", b.Len())
+	}
+}
+
+func TestAddHeadersOnly(t *testing.T) {
+	ix := openTest(t)
+	b := ix.Batch()
+	d := &Document{
+		ID:       strings.Repeat("ab", 32),
+		From:     []string{"=?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <jm@example.de>"},
+		Rcpt:     []string{"audit@contoso.com"},
+		Sender:   "bounce@lists.example.de",
+		Subject:  "Quartalszahlen \xfcbersicht", // raw 8-bit: read as Windows-1252
+		Accounts: []string{"Journal"},
+	}
+	if err := b.Add(d); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"from:jurgen", "from:müller", "from:jm@example.de", "sender:example.de",
+		"übersicht", "rcpt:audit", "account:journal", "size:0"} {
+		res, err := ix.Search(context.Background(), q, 10)
+		if err != nil || res.Total != 1 {
+			t.Errorf("Search(%q) = %v, %v; want 1 hit", q, res, err)
+		}
+	}
+}
+
+func TestOpenLocked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the lock timeout")
+	}
+	dir := filepath.Join(t.TempDir(), "index")
+	ix, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if ix2, err := Open(dir, nil); err == nil || !strings.Contains(err.Error(), "locked") {
+		if err == nil {
+			ix2.Close()
+		}
+		t.Errorf("second Open = %v; want locked error", err)
+	}
+}

@@ -1,0 +1,295 @@
+package index
+
+import (
+	"bytes"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
+	"github.com/blevesearch/bleve/v2/analysis/char/asciifolding"
+	"github.com/blevesearch/bleve/v2/analysis/token/length"
+	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/single"
+	bleveunicode "github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/registry"
+)
+
+// schemaVersion is stored in the index (internal key "schema") and compared on
+// Open. Bump it whenever the mapping or the extraction changes in a way that
+// needs a rebuild.
+const schemaVersion = "jarchive-index-1"
+
+// Field names of the mapping; see doc.go.
+const (
+	fieldFrom       = "from"
+	fieldTo         = "to"
+	fieldCc         = "cc"
+	fieldRcpt       = "rcpt"
+	fieldSender     = "sender"
+	fieldSubject    = "subject"
+	fieldBody       = "body"
+	fieldAttachment = "attachment"
+	fieldDate       = "date"
+	fieldSize       = "size"
+	fieldAccount    = "account"
+)
+
+// defaultFields are searched by query terms without a field.
+var defaultFields = []string{fieldSubject, fieldBody, fieldFrom, fieldTo, fieldCc, fieldRcpt, fieldAttachment}
+
+// knownFields lists every field a query may name.
+var knownFields = map[string]bool{
+	fieldFrom: true, fieldTo: true, fieldCc: true, fieldRcpt: true, fieldSender: true,
+	fieldSubject: true, fieldBody: true, fieldAttachment: true, fieldDate: true,
+	fieldSize: true, fieldAccount: true,
+}
+
+// Names of the analysis components this package registers with bleve. They are
+// referenced by name from the mapping stored in the index, so they must never be
+// renamed without bumping schemaVersion.
+const (
+	identTokenizerName = "jarchive_ident"
+	foldFilterName     = "jarchive_asciifold"
+
+	analyzerText    = "jarchive_text"
+	analyzerIdent   = "jarchive_ident"
+	analyzerKeyword = "jarchive_keyword"
+
+	lenTextFilter  = "jarchive_len_text"
+	lenIdentFilter = "jarchive_len_ident"
+)
+
+// Longest tokens kept, in runes. Longer ones are base64 leftovers, hashes and
+// other noise that nobody searches for.
+const (
+	maxTextToken  = 100
+	maxIdentToken = 256
+)
+
+func init() {
+	if err := registry.RegisterTokenizer(identTokenizerName, func(map[string]any, *registry.Cache) (analysis.Tokenizer, error) {
+		return identTokenizer{}, nil
+	}); err != nil {
+		panic(err)
+	}
+	if err := registry.RegisterTokenFilter(foldFilterName, func(map[string]any, *registry.Cache) (analysis.TokenFilter, error) {
+		return foldFilter{asciifolding.New()}, nil
+	}); err != nil {
+		panic(err)
+	}
+}
+
+// newMapping returns the explicit index mapping documented in doc.go.
+func newMapping() (*mapping.IndexMappingImpl, error) {
+	im := bleve.NewIndexMapping()
+	im.StoreDynamic = false
+	im.IndexDynamic = false
+	im.DocValuesDynamic = false
+	im.DefaultAnalyzer = analyzerText
+	im.DefaultMapping.Dynamic = false
+
+	filters := []struct {
+		name string
+		max  float64
+	}{{lenTextFilter, maxTextToken}, {lenIdentFilter, maxIdentToken}}
+	for _, f := range filters {
+		if err := im.AddCustomTokenFilter(f.name, map[string]any{"type": length.Name, "min": 1.0, "max": f.max}); err != nil {
+			return nil, err
+		}
+	}
+	analyzers := []struct {
+		name      string
+		tokenizer string
+		filters   []string
+	}{
+		// Folding before lower-casing: folding may produce capitals ("Æ" -> "AE").
+		{analyzerText, bleveunicode.Name, []string{foldFilterName, lowercase.Name, lenTextFilter}},
+		{analyzerIdent, identTokenizerName, []string{foldFilterName, lowercase.Name, lenIdentFilter}},
+		{analyzerKeyword, single.Name, []string{lowercase.Name}},
+	}
+	for _, a := range analyzers {
+		if err := im.AddCustomAnalyzer(a.name, map[string]any{
+			"type":          custom.Name,
+			"tokenizer":     a.tokenizer,
+			"token_filters": a.filters,
+		}); err != nil {
+			return nil, err
+		}
+	}
+
+	dm := im.DefaultMapping
+	for _, f := range []struct{ name, analyzer string }{
+		{fieldFrom, analyzerIdent},
+		{fieldTo, analyzerIdent},
+		{fieldCc, analyzerIdent},
+		{fieldRcpt, analyzerIdent},
+		{fieldSender, analyzerIdent},
+		{fieldAttachment, analyzerIdent},
+		{fieldSubject, analyzerText},
+		{fieldBody, analyzerText},
+		{fieldAccount, analyzerKeyword},
+	} {
+		fm := mapping.NewTextFieldMapping()
+		fm.Analyzer = f.analyzer
+		lean(fm)
+		dm.AddFieldMappingsAt(f.name, fm)
+	}
+
+	date := mapping.NewDateTimeFieldMapping()
+	lean(date)
+	date.DocValues = true // sort
+	dm.AddFieldMappingsAt(fieldDate, date)
+
+	size := mapping.NewNumericFieldMapping()
+	lean(size)
+	size.DocValues = true // sort (later), ranges
+	dm.AddFieldMappingsAt(fieldSize, size)
+
+	if err := im.Validate(); err != nil {
+		return nil, err
+	}
+	return im, nil
+}
+
+// lean turns off everything the index does not need: values are read from the
+// archive, not the index, and there is no _all field.
+func lean(fm *mapping.FieldMapping) {
+	fm.Store = false
+	fm.IncludeTermVectors = false
+	fm.IncludeInAll = false
+	fm.DocValues = false
+}
+
+// foldFilter folds tokens to ASCII ("Müller" -> "Muller"). It does per token
+// what bleve's asciifolding char filter does per field: that one allocates 16
+// bytes per input byte of a whole body.
+type foldFilter struct {
+	f *asciifolding.AsciiFoldingFilter
+}
+
+func (ff foldFilter) Filter(ts analysis.TokenStream) analysis.TokenStream {
+	for _, t := range ts {
+		for _, c := range t.Term {
+			if c >= utf8.RuneSelf {
+				t.Term = ff.f.Filter(t.Term)
+				break
+			}
+		}
+	}
+	return ts
+}
+
+// identTokenizer splits addresses, display names and file names. For every
+// chunk (split at white space and at <>",;:()[]{}/\|) it emits the chunk
+// itself, for an address the local part, the domain and every parent domain
+// with a dot, and then every word (run of letters and digits). So
+// "Anna Berg <anna.berg@mail.contoso.com>" gives anna, berg,
+// anna.berg@mail.contoso.com, anna.berg, mail.contoso.com, contoso.com,
+// mail, contoso, com; and "Q3-report.pdf" gives q3-report.pdf, q3, report,
+// pdf (after the lower-case filter).
+type identTokenizer struct{}
+
+func isIdentSep(r rune) bool {
+	switch r {
+	case '<', '>', '"', ',', ';', ':', '(', ')', '[', ']', '{', '}', '/', '\\', '|':
+		return true
+	}
+	return unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError
+}
+
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
+}
+
+func (identTokenizer) Tokenize(in []byte) analysis.TokenStream {
+	var ts analysis.TokenStream
+	pos := 1
+	var seen []string // terms of the current chunk, to skip duplicates
+	emit := func(start, end int) {
+		if start >= end {
+			return
+		}
+		term := in[start:end]
+		for _, s := range seen {
+			if s == string(term) {
+				return
+			}
+		}
+		seen = append(seen, string(term))
+		ts = append(ts, &analysis.Token{Start: start, End: end, Term: term, Position: pos, Type: analysis.AlphaNumeric})
+		pos++
+	}
+	chunk := func(start, end int) {
+		// Trim what cannot start or end a name: "anna." at the end of a
+		// sentence, "-" bullets, "@domain" searches.
+		for start < end {
+			r, n := utf8.DecodeRune(in[start:end])
+			if isWordRune(r) {
+				break
+			}
+			start += n
+		}
+		for start < end {
+			r, n := utf8.DecodeLastRune(in[start:end])
+			if isWordRune(r) {
+				break
+			}
+			end -= n
+		}
+		if start >= end {
+			return
+		}
+		seen = seen[:0]
+		emit(start, end)
+		c := in[start:end]
+		if at := bytes.LastIndexByte(c, '@'); at >= 0 {
+			emit(start, start+at)
+			d := start + at + 1
+			for d < end {
+				// Parent domains need a dot: "contoso.com" but not "com".
+				dot := bytes.IndexByte(in[d:end], '.')
+				if dot < 0 {
+					break
+				}
+				emit(d, end)
+				d += dot + 1
+			}
+		}
+		ws := -1
+		for i := start; i < end; {
+			r, n := utf8.DecodeRune(in[i:end])
+			if isWordRune(r) {
+				if ws < 0 {
+					ws = i
+				}
+			} else if ws >= 0 {
+				emit(ws, i)
+				ws = -1
+			}
+			i += n
+		}
+		if ws >= 0 {
+			emit(ws, end)
+		}
+	}
+	cs := -1
+	for i := 0; i < len(in); {
+		r, n := utf8.DecodeRune(in[i:])
+		if isIdentSep(r) {
+			if cs >= 0 {
+				chunk(cs, i)
+				cs = -1
+			}
+		} else if cs < 0 {
+			cs = i
+		}
+		i += n
+	}
+	if cs >= 0 {
+		chunk(cs, len(in))
+	}
+	return ts
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs every check of jarchive on a fresh Debian/Ubuntu machine: installs the
+# servers the integration tests start (Dovecot IMAP and POP3) when missing,
+# then gofmt, go vet and the race-enabled tests.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
+	export PATH="$PATH:/usr/local/go/bin"
+fi
+
+packages=()
+command -v dovecot >/dev/null || packages+=(dovecot-imapd)
+[ -e /usr/lib/dovecot/pop3 ] || packages+=(dovecot-pop3d)
+if [ ${#packages[@]} -gt 0 ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "test.sh: installing ${packages[*]}"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+	else
+		echo "test.sh: the integration tests need Dovecot. Install it with:"
+		echo "  sudo apt-get install -y ${packages[*]}"
+		exit 1
+	fi
+fi
+
+# The shared real-world test mail (see testcorpus): beside the repository,
+# or where JARCHIVE_CORPUS says.
+if [ -z "${JARCHIVE_CORPUS:-}" ]; then
+	for d in ../shared/corpus /work/shared/corpus; do
+		if [ -f "$d/README.md" ]; then
+			JARCHIVE_CORPUS=$(cd "$d" && pwd)
+			export JARCHIVE_CORPUS
+			break
+		fi
+	done
+fi
+
+echo "test.sh: gofmt"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"
+	echo "$unformatted"
+	exit 1
+fi
+echo "test.sh: go vet"
+go vet ./...
+echo "test.sh: go test -race"
+go test -race -shuffle=on -timeout 20m ./...
+echo "test.sh: ok"
