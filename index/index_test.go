@@ -294,3 +294,33 @@ func TestOpenLocked(t *testing.T) {
 		t.Errorf("second Open = %v; want locked error", err)
 	}
 }
+
+func TestIDsAndDelete(t *testing.T) {
+	ix, err := Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	ids := []string{strings.Repeat("a", 64), strings.Repeat("b", 64), strings.Repeat("c", 64)}
+	b := ix.Batch()
+	for _, id := range ids {
+		if err := b.Add(&Document{ID: id, Subject: "s " + id[:1]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(3); err != nil {
+		t.Fatal(err)
+	}
+	b.Delete(ids[1])
+	if err := b.Commit(3); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := ix.IDs(func(id string) error { got = append(got, id); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if want := []string{ids[0], ids[2]}; !slices.Equal(got, want) {
+		t.Errorf("IDs = %v; want %v", got, want)
+	}
+}

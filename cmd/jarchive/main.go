@@ -39,6 +39,8 @@ func init() {
 		{"search", "[-config FILE] [-json] [-limit N] QUERY", "search the archive", runSearch},
 		{"show", "[-config FILE] [-raw|-json] ID", "show one message (ID: sha256 or a unique prefix of 8+ hex digits)", runShow},
 		{"stats", "[-config FILE] [-json]", "print archive counters", runStats},
+		{"verify", "[-config FILE] [-read-data] [-json] [-repair-index]", "check the archive's integrity (like restic check)", runVerify},
+		{"inspect", "[-envelope MODE] [-json] FILE...", "print what the envelope parser sees in message files", runInspect},
 		{"config", "check [-config FILE]", "validate the configuration file", runConfig},
 		{"demo", "[-dir DIR] [-messages N]", "run a self-contained demo: embedded IMAP server, fetch, index, search", runDemo},
 	}
