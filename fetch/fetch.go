@@ -25,6 +25,16 @@
 // only UIDs above the checkpoint are fetched (RFC 3501 6.4.8: "n:*" also
 // returns the highest UID when it is below n, so the list is filtered).
 //
+// # Concurrency and stopping
+//
+// Up to Options.Window messages of a pass are in Sink.Archive at once, each in
+// its own goroutine, so the archive can commit them together (group commit)
+// while the next message is fetched; the Sink must be safe for concurrent
+// use. Each message is still deleted only after its own Archive returned nil.
+// When the pass's context ends, no new message is started, the ones in
+// flight are archived and deleted, and only after Options.Grace is the
+// connection closed by force.
+//
 // # Errors
 //
 // Errors that retrying will not fix (authentication failed, TLS certificate
@@ -85,6 +95,12 @@ type Options struct {
 	Checkpoints Checkpoints // nil: fetch everything
 	Logger      *slog.Logger
 	TempDir     string // where bodies are spooled ("" = os.TempDir())
+	// Window is how many messages of a pass may be in Sink.Archive at
+	// once (default 16). The Sink must be safe for concurrent use.
+	Window int
+	// Grace is how long a pass may finish the messages in flight after its
+	// context ended, before the connection is closed by force (default 30s).
+	Grace time.Duration
 }
 
 // Result counts what one pass (or one Import) did.
@@ -140,7 +156,9 @@ type Fetcher struct {
 	checkpoints Checkpoints
 	log         *slog.Logger
 	tempDir     string
-	tooLarge    sync.Map // tooLargeKey -> true: messages already warned about
+	tooLarge    sync.Map      // tooLargeKey -> true: messages already warned about
+	window      int           // messages in Sink.Archive at once, per pass
+	grace       time.Duration // after ctx ends, how long a pass may finish
 
 	// Retry timing of Run, in fields so tests can shorten it.
 	backoffMin, backoffMax time.Duration
@@ -161,6 +179,8 @@ func New(opts Options) *Fetcher {
 		checkpoints:  opts.Checkpoints,
 		log:          log,
 		tempDir:      opts.TempDir,
+		window:       cmp.Or(opts.Window, defaultWindow),
+		grace:        cmp.Or(opts.Grace, 30*time.Second),
 		backoffMin:   5 * time.Second,
 		backoffMax:   5 * time.Minute,
 		permanentMax: time.Hour,

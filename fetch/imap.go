@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -50,9 +51,13 @@ type imapPass struct {
 	validity   uint32
 	max        int64
 	res        Result
-	pending    imap.UIDSet // archived, not yet deleted
-	npending   int
 	uidExpunge bool // UIDPLUS: UID EXPUNGE of exactly the archived UIDs
+	win        *window
+
+	mu       sync.Mutex  // guards what archiving goroutines update:
+	pending  imap.UIDSet // archived, not yet deleted
+	npending int
+	// and res.Archived, res.Bytes, res.Failed.
 }
 
 func (f *Fetcher) pollIMAP(ctx context.Context, acct *config.Account, log *slog.Logger) (Result, error) {
@@ -63,8 +68,16 @@ func (f *Fetcher) pollIMAP(ctx context.Context, acct *config.Account, log *slog.
 		mailbox: mailboxName(acct),
 		max:     maxMessageSize(acct),
 		res:     Result{Account: acct.Name},
+		win:     newWindow(f.window),
 	}
-	err := p.run(ctx)
+	// Two-phase stop: when ctx ends no new message is started, the ones
+	// in flight are archived and deleted on the server, and the connection
+	// is closed by force only after the grace period.
+	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(f.grace, cancel) })
+	defer stopGrace()
+	err := p.run(ctx, hard)
 	if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, cerr) {
 		// Errors after cancellation are mostly "use of closed connection".
 		err = fmt.Errorf("%w (%v)", cerr, err)
@@ -75,13 +88,15 @@ func (f *Fetcher) pollIMAP(ctx context.Context, acct *config.Account, log *slog.
 	return p.res, err
 }
 
-func (p *imapPass) run(ctx context.Context) error {
+// run does the pass. It starts no new message once ctx ends; hard ends the
+// connection.
+func (p *imapPass) run(ctx, hard context.Context) error {
 	c, err := dialIMAP(ctx, p.acct, p.log)
 	if err != nil {
 		return err
 	}
 	p.c = c
-	stop := context.AfterFunc(ctx, func() { c.Close() })
+	stop := context.AfterFunc(hard, func() { c.Close() })
 	defer stop()
 	defer c.Close()
 
@@ -117,15 +132,26 @@ func (p *imapPass) run(ctx context.Context) error {
 			return err
 		}
 		for _, m := range list {
-			if err := ctx.Err(); err != nil {
-				return err
+			err := ctx.Err()
+			if err == nil {
+				err = p.message(hard, m)
 			}
-			if err := p.message(ctx, m); err != nil {
-				// Delete what was archived before the failure, if the
-				// connection still allows it.
+			if err == nil && p.pendingCount() >= expungeBatch {
+				err = p.expunge()
+			}
+			if err != nil {
+				// Finish the messages in flight and delete what was
+				// archived, if the connection still allows it.
+				if werr := p.win.wait(); werr != nil && werr != err {
+					p.log.Warn("archiving", "err", werr)
+				}
 				logCheck(p.log, p.expunge(), "expunging archived messages after an error")
 				return err
 			}
+		}
+		if err := p.win.wait(); err != nil {
+			logCheck(p.log, p.expunge(), "expunging archived messages after an error")
+			return err
 		}
 		if err := p.expunge(); err != nil {
 			return err
@@ -280,13 +306,23 @@ func (p *imapPass) message(ctx context.Context, m uidSize) error {
 		return nil
 	}
 
+	if err := p.win.acquire(ctx); err != nil {
+		return err
+	}
 	sp, err := p.f.newSpool()
 	if err != nil {
+		p.win.release()
 		p.res.Seen++
-		p.res.Failed++
+		p.count(func(r *Result) { r.Failed++ })
 		return fmt.Errorf("uid %d: %w", m.uid, err)
 	}
-	defer sp.remove(log)
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			p.win.release()
+			sp.remove(log)
+		}
+	}()
 
 	size, err := p.fetchBody(m.uid, sp)
 	if errors.Is(err, errVanished) {
@@ -299,7 +335,7 @@ func (p *imapPass) message(ctx context.Context, m uidSize) error {
 		p.tooLarge(log, m.uid, size)
 		return nil
 	case err != nil:
-		p.res.Failed++
+		p.count(func(r *Result) { r.Failed++ })
 		return fmt.Errorf("uid %d: %w", m.uid, err)
 	}
 
@@ -312,22 +348,38 @@ func (p *imapPass) message(ctx context.Context, m uidSize) error {
 		Fetched:     time.Now(),
 		Body:        sp.File,
 	}
-	if err := p.f.sink.Archive(ctx, msg); err != nil {
-		p.res.Failed++
-		return fmt.Errorf("uid %d: %w", m.uid, err)
-	}
-	p.res.Archived++
-	p.res.Bytes += size
-	log.Debug("archived", "size", size)
-
-	if !p.acct.KeepMails {
-		p.pending.AddNum(m.uid)
-		p.npending++
-		if p.npending >= expungeBatch {
-			return p.expunge()
+	handedOver = true
+	p.win.run(func() error {
+		defer sp.remove(log)
+		if err := p.f.sink.Archive(ctx, msg); err != nil {
+			p.count(func(r *Result) { r.Failed++ })
+			return fmt.Errorf("uid %d: %w", m.uid, err)
 		}
-	}
+		log.Debug("archived", "size", size)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.res.Archived++
+		p.res.Bytes += size
+		if !p.acct.KeepMails {
+			p.pending.AddNum(m.uid)
+			p.npending++
+		}
+		return nil
+	})
 	return nil
+}
+
+// count updates the counters that archiving goroutines share.
+func (p *imapPass) count(fn func(*Result)) {
+	p.mu.Lock()
+	fn(&p.res)
+	p.mu.Unlock()
+}
+
+func (p *imapPass) pendingCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.npending
 }
 
 // tooLarge counts a message left on the server for its size. It is logged at
@@ -406,10 +458,15 @@ func (p *imapPass) fetchBody(uid imap.UID, sp spool) (int64, error) {
 
 // expunge deletes the archived messages not yet deleted.
 func (p *imapPass) expunge() error {
-	if p.npending == 0 {
+	p.mu.Lock()
+	set, n := p.pending, p.npending
+	p.pending, p.npending = nil, 0
+	p.mu.Unlock()
+	if n == 0 {
 		return nil
 	}
-	set, n := p.pending, p.npending
+	// On failure the UIDs stay on the server: the next pass fetches them
+	// again and the archive deduplicates them.
 	store := p.c.Store(set, &imap.StoreFlags{
 		Op:     imap.StoreFlagsAdd,
 		Silent: true,
@@ -427,8 +484,7 @@ func (p *imapPass) expunge() error {
 	if err := cmd.Close(); err != nil {
 		return fmt.Errorf("expunging %v: %w", set, err)
 	}
-	p.pending, p.npending = nil, 0
-	p.res.Deleted += n
+	p.count(func(r *Result) { r.Deleted += n })
 	p.log.Debug("expunged", "uids", set.String())
 	return nil
 }

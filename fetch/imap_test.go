@@ -265,7 +265,8 @@ func TestPollSinkError(t *testing.T) {
 		}
 		return nil
 	}
-	f := New(Options{Sink: sink, Logger: testLogger(t, nil), TempDir: t.TempDir()})
+	// One message at a time, so that "the second call fails" is exact.
+	f := New(Options{Sink: sink, Logger: testLogger(t, nil), TempDir: t.TempDir(), Window: 1})
 	acct := srv.Account("journal", config.SecuritySTARTTLS)
 
 	res, err := f.Poll(context.Background(), acct)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -42,14 +43,36 @@ const ImportAccount = "import"
 // Every path must exist. Unreadable files are logged and counted as Failed;
 // a sink error stops the import and is returned.
 func (f *Fetcher) Import(ctx context.Context, paths []string) (Result, error) {
-	res := Result{Account: ImportAccount}
+	t := &tally{win: newWindow(f.window), Result: Result{Account: ImportAccount}}
+	err := f.importPaths(ctx, paths, t)
+	if werr := t.win.wait(); err == nil {
+		err = werr
+	}
+	return t.Result, err
+}
+
+// tally is an import's Result; archiving goroutines update Archived, Bytes
+// and Failed under mu.
+type tally struct {
+	Result
+	win *window
+	mu  sync.Mutex
+}
+
+func (t *tally) failed() {
+	t.mu.Lock()
+	t.Failed++
+	t.mu.Unlock()
+}
+
+func (f *Fetcher) importPaths(ctx context.Context, paths []string, res *tally) error {
 	log := f.log.With("account", ImportAccount)
 	roots := make([]string, len(paths))
 	for i, p := range paths {
 		// A symbolic link given as a path is followed, even to a directory.
 		root, err := filepath.EvalSymlinks(p)
 		if err != nil {
-			return res, fmt.Errorf("import: %w", err)
+			return fmt.Errorf("import: %w", err)
 		}
 		roots[i] = root
 	}
@@ -57,7 +80,7 @@ func (f *Fetcher) Import(ctx context.Context, paths []string) (Result, error) {
 		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				log.Warn("cannot read", "path", path, "err", err)
-				res.Failed++
+				res.failed()
 				return nil
 			}
 			if err := ctx.Err(); err != nil {
@@ -77,34 +100,39 @@ func (f *Fetcher) Import(ctx context.Context, paths []string) (Result, error) {
 					return nil
 				}
 			}
-			return f.importFile(ctx, path, &res, log)
+			return f.importFile(ctx, path, res, log)
 		})
 		if err != nil {
-			return res, err
+			return err
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // importFile imports one file; it returns only errors that end the import.
-func (f *Fetcher) importFile(ctx context.Context, path string, res *Result, log *slog.Logger) error {
+func (f *Fetcher) importFile(ctx context.Context, path string, res *tally, log *slog.Logger) error {
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
 	file, err := os.Open(path)
 	if err != nil {
 		res.Seen++
-		res.Failed++
+		res.failed()
 		log.Warn("cannot read", "path", path, "err", err)
 		return nil
 	}
-	defer file.Close()
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			file.Close()
+		}
+	}()
 
 	head := make([]byte, len(mboxFrom))
 	n, err := io.ReadFull(file, head)
 	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 		res.Seen++
-		res.Failed++
+		res.failed()
 		log.Warn("cannot read", "path", path, "err", err)
 		return nil
 	}
@@ -119,10 +147,13 @@ func (f *Fetcher) importFile(ctx context.Context, path string, res *Result, log 
 	if err != nil {
 		return fmt.Errorf("import %s: %w", path, err)
 	}
-	return f.importMessage(ctx, &Message{Path: path, Size: st.Size(), Body: file}, res, log)
+	handedOver = true
+	return f.importMessage(ctx, &Message{Path: path, Size: st.Size(), Body: file}, res, log, func() {
+		logCheck(log, file.Close(), "closing", "path", path)
+	})
 }
 
-func (f *Fetcher) importMbox(ctx context.Context, file *os.File, path string, res *Result, log *slog.Logger) error {
+func (f *Fetcher) importMbox(ctx context.Context, file *os.File, path string, res *tally, log *slog.Logger) error {
 	s := newMboxSplitter(file)
 	for i := 1; ; i++ {
 		if err := ctx.Err(); err != nil {
@@ -137,12 +168,17 @@ func (f *Fetcher) importMbox(ctx context.Context, file *os.File, path string, re
 
 // importMember spools and imports the next member of an mbox. It returns
 // false when there are no more members (or the rest cannot be read).
-func (f *Fetcher) importMember(ctx context.Context, s *mboxSplitter, path string, res *Result, log *slog.Logger) (bool, error) {
+func (f *Fetcher) importMember(ctx context.Context, s *mboxSplitter, path string, res *tally, log *slog.Logger) (bool, error) {
 	sp, err := f.newSpool()
 	if err != nil {
 		return false, fmt.Errorf("import %s: %w", path, err)
 	}
-	defer sp.remove(log)
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			sp.remove(log)
+		}
+	}()
 	size, err := s.next(sp)
 	if err == nil {
 		_, err = sp.Seek(0, io.SeekStart)
@@ -152,30 +188,42 @@ func (f *Fetcher) importMember(ctx context.Context, s *mboxSplitter, path string
 	}
 	if err != nil {
 		res.Seen++
-		res.Failed++
+		res.failed()
 		log.Warn("cannot read mbox, skipping the rest of it", "path", path, "err", err)
 		return false, nil
 	}
-	return true, f.importMessage(ctx, &Message{Path: path, Size: size, Body: sp.File}, res, log)
+	handedOver = true
+	return true, f.importMessage(ctx, &Message{Path: path, Size: size, Body: sp.File}, res, log, func() { sp.remove(log) })
 }
 
-// importMessage fills in the common fields and archives m.
-func (f *Fetcher) importMessage(ctx context.Context, m *Message, res *Result, log *slog.Logger) error {
+// importMessage fills in the common fields and archives m in the import's
+// window; done releases m's body once the sink is finished with it.
+func (f *Fetcher) importMessage(ctx context.Context, m *Message, res *tally, log *slog.Logger, done func()) error {
 	res.Seen++
 	if m.Size == 0 {
-		res.Failed++
+		done()
+		res.failed()
 		log.Warn("empty message, skipped", "path", m.Path)
 		return nil
 	}
 	m.Account = ImportAccount
 	m.Fetched = time.Now()
-	if err := f.sink.Archive(ctx, m); err != nil {
-		res.Failed++
-		return fmt.Errorf("import %s: %w", m.Path, err)
+	err := res.win.do(ctx, func() error {
+		defer done()
+		if err := f.sink.Archive(ctx, m); err != nil {
+			res.failed()
+			return fmt.Errorf("import %s: %w", m.Path, err)
+		}
+		res.mu.Lock()
+		res.Archived++
+		res.Bytes += m.Size
+		res.mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		done()
 	}
-	res.Archived++
-	res.Bytes += m.Size
-	return nil
+	return err
 }
 
 var mboxFrom = []byte("From ")
