@@ -72,6 +72,9 @@ func usageError(format string, args ...any) error {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal starts a clean shutdown; restoring the default
+	// handlers makes a second one end the process at once.
+	context.AfterFunc(ctx, stop)
 	a := &app{stdout: os.Stdout, stderr: os.Stderr, logger: newLogger(os.Stderr)}
 	os.Exit(run(ctx, a, os.Args[1:]))
 }
