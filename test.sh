@@ -47,4 +47,19 @@ echo "test.sh: go vet"
 go vet ./...
 echo "test.sh: go test -race"
 go test -race -shuffle=on -timeout 20m ./...
+# Every fuzz target gets a short run (JARCHIVE_FUZZTIME, default 10s);
+# crashers are written to the package's testdata/fuzz and fail the run.
+fuzztime=${JARCHIVE_FUZZTIME:-10s}
+if [ "$fuzztime" != 0 ]; then
+	grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do
+		pkg=./$(dirname "${file#./}")
+		for target in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$file"); do
+			echo "test.sh: fuzz $pkg $target ($fuzztime)"
+			if ! out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" 2>&1); then
+				echo "$out"
+				exit 1
+			fi
+		done
+	done
+fi
 echo "test.sh: ok"

@@ -56,10 +56,14 @@ func (f *Fetcher) runAccount(ctx context.Context, acct *config.Account, report f
 		}
 
 		res, err := f.safePoll(ctx, acct, log)
-		report(res, err)
 		if ctx.Err() != nil {
+			// Stopping: a pass cut short by the stop is not a failure.
+			if err == nil || res.Archived > 0 {
+				report(res, nil)
+			}
 			return
 		}
+		report(res, err)
 
 		var wait time.Duration
 		switch {
