@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -13,9 +14,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -26,11 +28,26 @@ import (
 
 var (
 	bucketMessages    = []byte("messages")
-	bucketChanges     = []byte("changes")
+	bucketLog         = []byte("log")
 	bucketMsgID       = []byte("msgid")
+	bucketContent     = []byte("content")
 	bucketCheckpoints = []byte("checkpoints")
 	bucketStats       = []byte("stats")
+	bucketMeta        = []byte("meta")
+
+	allBuckets = [][]byte{bucketMessages, bucketLog, bucketMsgID, bucketContent, bucketCheckpoints, bucketStats, bucketMeta}
 )
+
+// Keys of the meta bucket.
+var (
+	metaFormat     = []byte("format")
+	metaHead       = []byte("head")
+	metaEncryption = []byte("encryption")
+	metaProbe      = []byte("probe")
+)
+
+// formatVersion is the on-disk format that doc.go describes.
+const formatVersion = "1"
 
 // ErrNotFound is returned for an id or prefix that names no message.
 var ErrNotFound = errors.New("no such message")
@@ -38,21 +55,52 @@ var ErrNotFound = errors.New("no such message")
 // ErrLocked is returned by Open when another process holds the archive.
 var ErrLocked = errors.New("archive is in use by another process")
 
-// Record is the metadata of one stored message.
+// ErrReadOnly is returned by Put on an archive opened read-only.
+var ErrReadOnly = errors.New("archive is open read-only")
+
+// Link says why a stored copy is shown through another message.
+const (
+	// LinkFork: the copy differs from its primary only in transport
+	// headers (the same ContentKey): a forked journal report.
+	LinkFork = "fork"
+	// LinkProtected: the copy is the protected (rights-managed) original
+	// of a primary that is its decrypted copy (journal report decryption).
+	LinkProtected = "protected"
+)
+
+// Record is the metadata of one stored copy: a blob and what is known of
+// it. A record with Primary empty is a shown message (one search hit);
+// a record with Primary set is a linked copy, shown through its primary.
 type Record struct {
-	ID         string              `json:"id,omitempty"` // hex SHA-256; the key, not stored in the value
+	ID         string              `json:"id,omitempty"` // hex SHA-256 of the original; the key, not stored in the value
+	Seq        uint64              `json:"seq"`          // the log entry that last changed this record
 	Size       int64               `json:"size"`         // bytes of the original
-	StoredSize int64               `json:"stored_size"`  // bytes of the compressed blob
+	StoredSize int64               `json:"stored_size"`  // bytes of the blob file
 	Added      time.Time           `json:"added"`
 	Status     string              `json:"status"` // journal.Status of the first copy
 	Reason     string              `json:"reason,omitempty"`
+	Problems   []string            `json:"problems,omitempty"` // the envelope parser's problems with the first copy
 	Journal    bool                `json:"journal"`
 	Sender     string              `json:"sender,omitempty"`
 	MessageID  string              `json:"message_id,omitempty"`
-	Recipients []journal.Recipient `json:"recipients,omitempty"` // union over all copies
+	ContentKey string              `json:"content_key,omitempty"` // journal.Envelope.ContentKey of the report's original
+	Decrypted  bool                `json:"decrypted,omitempty"`   // the decrypted copy of journal report decryption
+	Recipients []journal.Recipient `json:"recipients,omitempty"`  // union over all copies (for a primary: over its group)
 	Header     journal.Summary     `json:"header"`
 	Sources    []Source            `json:"sources"`
+
+	// Primary is the id of the shown message a linked copy belongs to;
+	// empty for a shown message.
+	Primary string `json:"primary,omitempty"`
+	// Link is why a linked copy is linked: LinkFork or LinkProtected.
+	Link string `json:"link,omitempty"`
+	// Copies are, on a shown message, the ids of its linked copies.
+	Copies []string `json:"copies,omitempty"`
 }
+
+// Shown reports whether the record is a shown message rather than a
+// linked copy.
+func (r *Record) Shown() bool { return r.Primary == "" }
 
 // Source is one copy of a message reaching the archive.
 type Source struct {
@@ -61,13 +109,18 @@ type Source struct {
 	UIDValidity uint32    `json:"uidvalidity,omitempty"`
 	UID         uint32    `json:"uid,omitempty"`
 	Path        string    `json:"path,omitempty"`
+	UIDL        string    `json:"uidl,omitempty"` // POP3 unique-id
 	Fetched     time.Time `json:"fetched"`
-	Status      string    `json:"status"`
+	Status      string    `json:"status,omitempty"`
 	Envelope    string    `json:"envelope,omitempty"` // journal envelope text, as evidence
+	// Copy is, in a shown message's sources, the id of the linked copy
+	// this source delivered ("" when it delivered the shown message
+	// itself). Its envelope text is in that copy's record.
+	Copy string `json:"copy,omitempty"`
 }
 
 func (s *Source) same(o *Source) bool {
-	return s.Account == o.Account && s.Mailbox == o.Mailbox && s.UIDValidity == o.UIDValidity && s.UID == o.UID && s.Path == o.Path
+	return s.Account == o.Account && s.Mailbox == o.Mailbox && s.UIDValidity == o.UIDValidity && s.UID == o.UID && s.Path == o.Path && s.UIDL == o.UIDL
 }
 
 // Incoming is a message handed to Put: the bytes as fetched, and what the
@@ -77,37 +130,76 @@ type Incoming struct {
 	Size     int64
 	Envelope *journal.Envelope
 	Source   Source
+
+	// ext overrides what extOf reads from Envelope (tests, until the
+	// journal package has the fields; see journal_shim.go).
+	ext *envExt
 }
 
 // Stats are the archive's counters.
 type Stats struct {
-	Messages       uint64 `json:"messages"`        // distinct stored originals
-	Blobs          uint64 `json:"blobs"`           // blob files written
+	Messages       uint64 `json:"messages"`        // shown messages (search hits): stored copies less linked ones
+	Blobs          uint64 `json:"blobs"`           // stored copies (blob files)
+	Linked         uint64 `json:"linked"`          // stored copies shown through another message
+	Decrypted      uint64 `json:"decrypted"`       // decrypted copies from journal report decryption
 	RawBytes       uint64 `json:"raw_bytes"`       // sum of original sizes
-	StoredBytes    uint64 `json:"stored_bytes"`    // sum of compressed blob sizes
+	StoredBytes    uint64 `json:"stored_bytes"`    // sum of blob file sizes
 	Copies         uint64 `json:"copies"`          // messages received, duplicates included
-	Merged         uint64 `json:"merged"`          // copies merged into an existing message
+	Merged         uint64 `json:"merged"`          // copies whose bytes were already stored
 	ParseFailures  uint64 `json:"parse_failures"`  // messages archived raw
 	JournalReports uint64 `json:"journal_reports"` // messages that came as journal reports
-	LastSeq        uint64 `json:"last_seq"`        // newest change number
+	LastSeq        uint64 `json:"last_seq"`        // newest log entry
+	ChainHead      string `json:"chain_head"`      // hex SHA-256 of the newest log entry ("" for none)
+	Encrypted      bool   `json:"encrypted"`       // new blobs are encrypted
 }
 
-// Archive is an open archive directory.
+// Archive is an open archive directory. Its methods are safe for
+// concurrent use.
 type Archive struct {
-	dir    string
-	db     *bolt.DB
-	logger *slog.Logger
+	dir      string
+	db       *bolt.DB
+	logger   *slog.Logger
+	readOnly bool
+	crypt    *blobCipher // nil: new blobs are not encrypted, encrypted ones cannot be read
 
-	mu  sync.Mutex // serialises blob writes through enc
-	enc *zstd.Encoder
+	compressors chan struct{} // at most cap(compressors) Puts compress at once
+	syncMode    syncMode
+
+	maxBatch      int
+	maxBatchBytes int64
+
+	// Group commit (commit.go).
+	commitMu sync.Mutex // the commit stage, one batch at a time
+	cmu      sync.Mutex
+	queue    []*request
+	leading  bool
+	inflight map[[32]byte]string // temp files of the blobs of the commit in progress
+	stranded map[[32]byte]string // temp files of failed commits, settled after the next one
+	fsFile   *os.File            // the archive directory, for syncfs
+	closed   bool
+	puts     sync.WaitGroup
+	commits  atomic.Int64 // group commits done, for tests and benchmarks
+
+	failCommit func() error // tests: fail the database commit
 }
 
-// Options for Open.
+// Options for Open. The zero value is a read-write archive without
+// encryption.
 type Options struct {
 	Logger   *slog.Logger
 	ReadOnly bool
 	// Timeout for acquiring the database lock; 0 means 1 second.
 	Timeout time.Duration
+	// Key is the content of the encryption key file
+	// ([archive] encryption_key_file): exactly 32 bytes are a raw key,
+	// anything else is a passphrase (one trailing newline removed). With
+	// a key, new blobs are encrypted; without one, an archive that has
+	// encrypted blobs does not open. See doc.go.
+	Key []byte
+	// BatchMessages and BatchBytes bound one group commit; 0 means 500
+	// messages and 64 MiB.
+	BatchMessages int
+	BatchBytes    int64
 }
 
 // Open opens or creates the archive in dir.
@@ -132,298 +224,165 @@ func Open(dir string, opts Options) (*Archive, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open archive %s: %w", dir, err)
 	}
-	a := &Archive{dir: dir, db: db, logger: opts.Logger}
+	a := &Archive{
+		dir:           dir,
+		db:            db,
+		logger:        opts.Logger,
+		readOnly:      opts.ReadOnly,
+		syncMode:      defaultSyncMode,
+		maxBatch:      opts.BatchMessages,
+		maxBatchBytes: opts.BatchBytes,
+		inflight:      map[[32]byte]string{},
+		stranded:      map[[32]byte]string{},
+	}
+	if a.maxBatch <= 0 {
+		a.maxBatch = 500
+	}
+	if a.maxBatchBytes <= 0 {
+		a.maxBatchBytes = 64 << 20
+	}
+	if err := a.init(opts.Key); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open archive %s: %w", dir, err)
+	}
 	if !opts.ReadOnly {
-		err = db.Update(func(tx *bolt.Tx) error {
-			for _, b := range [][]byte{bucketMessages, bucketChanges, bucketMsgID, bucketCheckpoints, bucketStats} {
-				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		err := a.makeFanout()
+		if err == nil {
+			err = a.recoverTmp()
+		}
+		if err == nil && haveSyncfs {
+			// Kept open: syncfs reports the write-back errors since the
+			// last call on the same descriptor.
+			a.fsFile, err = os.Open(dir)
+		}
 		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("open archive %s: %w", dir, err)
 		}
-		a.cleanTmp()
-		a.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1))
-		if err != nil {
-			db.Close()
-			return nil, fmt.Errorf("open archive: zstd: %w", err)
-		}
+		n := max(runtime.GOMAXPROCS(0), 2)
+		a.compressors = make(chan struct{}, n)
 	}
 	return a, nil
+}
+
+// init creates the buckets of a new archive, checks the format of an
+// existing one and sets up encryption.
+func (a *Archive) init(key []byte) error {
+	if a.readOnly {
+		return a.db.View(func(tx *bolt.Tx) error {
+			meta := tx.Bucket(bucketMeta)
+			if meta == nil {
+				if tx.Bucket(bucketMessages) != nil {
+					return errOldFormat
+				}
+				return errors.New("not an archive (no meta bucket)")
+			}
+			if err := checkFormat(meta); err != nil {
+				return err
+			}
+			var err error
+			a.crypt, err = setupCipher(meta.Get(metaEncryption), key, nil)
+			return err
+		})
+	}
+	return a.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketMeta) == nil && tx.Bucket(bucketMessages) != nil {
+			return errOldFormat
+		}
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if meta.Get(metaFormat) == nil {
+			if err := meta.Put(metaFormat, []byte(formatVersion)); err != nil {
+				return err
+			}
+		}
+		if err := checkFormat(meta); err != nil {
+			return err
+		}
+		params := meta.Get(metaEncryption)
+		var err error
+		a.crypt, err = setupCipher(params, key, func(p []byte) error { return meta.Put(metaEncryption, p) })
+		if err != nil {
+			return err
+		}
+		if params == nil && a.crypt != nil {
+			n := tx.Bucket(bucketMessages).Stats().KeyN
+			a.logger.Info("archive: encryption at rest enabled; blobs written before stay unencrypted", "unencrypted_blobs", n)
+		}
+		return nil
+	})
+}
+
+var errOldFormat = errors.New("meta.db is from a development build of jarchive (no format version): move the archive away and import its messages again")
+
+func checkFormat(meta *bolt.Bucket) error {
+	if v := string(meta.Get(metaFormat)); v != formatVersion {
+		return fmt.Errorf("archive format %q: this jarchive reads format %s", v, formatVersion)
+	}
+	return nil
 }
 
 // Dir is the archive directory.
 func (a *Archive) Dir() string { return a.dir }
 
-// Close closes the database.
+// Close waits for the Puts in progress and closes the database.
 func (a *Archive) Close() error {
-	if a.enc != nil {
-		a.enc.Close()
+	a.cmu.Lock()
+	if a.closed {
+		a.cmu.Unlock()
+		return nil
+	}
+	a.closed = true
+	a.cmu.Unlock()
+	a.puts.Wait()
+	if a.commits.Load() > 0 {
+		// The chain head in the log is a witness outside the archive.
+		if s, err := a.Stats(); err == nil {
+			a.logger.Info("archive closed", "last_seq", s.LastSeq, "chain_head", s.ChainHead)
+		}
+	}
+	if a.fsFile != nil {
+		a.fsFile.Close()
 	}
 	return a.db.Close()
 }
 
-func (a *Archive) cleanTmp() {
-	ents, err := os.ReadDir(filepath.Join(a.dir, "tmp"))
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		if err := os.Remove(filepath.Join(a.dir, "tmp", e.Name())); err != nil {
-			a.logger.Warn("remove leftover temp file", "file", e.Name(), "err", err)
-		}
-	}
-}
-
 // BlobPath is the path of the blob of the message with the hex id.
 func (a *Archive) BlobPath(id string) string {
-	return filepath.Join(a.dir, "blobs", id[0:2], id[2:4], id)
+	if len(id) < 4 {
+		return filepath.Join(a.dir, "blobs", id)
+	}
+	return filepath.Join(a.dir, "blobs", id[0:2], id)
 }
 
-// Put stores a message, or merges it into the stored copy with the same
-// bytes. It returns the message id and whether the message was new. When it
-// returns nil the message is on stable storage.
-func (a *Archive) Put(ctx context.Context, in *Incoming) (id string, added bool, err error) {
-	if err := ctx.Err(); err != nil {
-		return "", false, err
+// makeFanout creates the 256 directories of blobs/ of a new archive, so
+// that no commit has to.
+func (a *Archive) makeFanout() error {
+	blobs := filepath.Join(a.dir, "blobs")
+	if _, err := os.Stat(filepath.Join(blobs, "ff")); err == nil {
+		return nil
 	}
-	env := in.Envelope
-	sum, storedSize, origSize, tmp, err := a.writeTemp(env.Original(in.Body))
-	if err != nil {
-		return "", false, fmt.Errorf("archive: %w", err)
-	}
-	id = hex.EncodeToString(sum)
-	defer func() {
-		if tmp != "" {
-			os.Remove(tmp)
-		}
-	}()
-	final := a.BlobPath(id)
-	if st, err := os.Stat(final); err == nil {
-		storedSize = st.Size()
-	} else {
-		if err := a.install(tmp, final); err != nil {
-			return "", false, fmt.Errorf("archive %s: %w", id, err)
-		}
-		tmp = ""
-	}
-	src := in.Source
-	src.Status = env.Status.String()
-	src.Envelope = env.Text
-	err = a.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		added, err = a.commit(tx, sum, origSize, storedSize, env, &src)
-		return err
-	})
-	if err != nil {
-		return "", false, fmt.Errorf("archive %s: commit: %w", id, err)
-	}
-	return id, added, nil
-}
-
-// writeTemp compresses r into a new file in tmp/, hashing the uncompressed
-// bytes, and fsyncs it.
-func (a *Archive) writeTemp(r io.Reader) (sum []byte, stored, size int64, path string, err error) {
-	f, err := os.CreateTemp(filepath.Join(a.dir, "tmp"), "blob-")
-	if err != nil {
-		return nil, 0, 0, "", err
-	}
-	path = f.Name()
-	fail := func(err error) ([]byte, int64, int64, string, error) {
-		f.Close()
-		os.Remove(path)
-		return nil, 0, 0, "", err
-	}
-	h := sha256.New()
-	a.mu.Lock()
-	a.enc.Reset(f)
-	size, err = io.Copy(io.MultiWriter(a.enc, h), r)
-	if err == nil {
-		err = a.enc.Close()
-	}
-	a.mu.Unlock()
-	if err != nil {
-		return fail(fmt.Errorf("write blob: %w", err))
-	}
-	if err := f.Chmod(0o440); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(fmt.Errorf("fsync blob: %w", err))
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	return h.Sum(nil), st.Size(), size, path, nil
-}
-
-// install renames a synced temp file to its blob path and fsyncs the
-// directories it touched.
-func (a *Archive) install(tmp, final string) error {
-	dir := filepath.Dir(final)
-	created, err := mkdirAllSynced(dir)
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return err
-	}
-	if err := syncDir(dir); err != nil {
-		return err
-	}
-	for _, d := range created {
-		if err := syncDir(filepath.Dir(d)); err != nil {
+	for i := range 256 {
+		if err := os.Mkdir(filepath.Join(blobs, fmt.Sprintf("%02x", i)), 0o750); err != nil && !errors.Is(err, os.ErrExist) {
 			return err
 		}
 	}
-	return nil
+	return syncDir(blobs)
 }
 
-func (a *Archive) commit(tx *bolt.Tx, sum []byte, size, stored int64, env *journal.Envelope, src *Source) (added bool, err error) {
-	msgs := tx.Bucket(bucketMessages)
-	stats := tx.Bucket(bucketStats)
-	var rec Record
-	if v := msgs.Get(sum); v != nil {
-		if err := json.Unmarshal(v, &rec); err != nil {
-			return false, fmt.Errorf("record: %w", err)
-		}
-		for i := range rec.Sources {
-			if rec.Sources[i].same(src) {
-				// The same copy again (a refetch after a crash before
-				// the server delete): nothing to record.
-				return false, nil
-			}
-		}
-		rec.Sources = append(rec.Sources, *src)
-		rec.Recipients = mergeRecipients(rec.Recipients, env.Recipients)
-		if rec.Status == journal.StatusFailed.String() && env.Status != journal.StatusFailed {
-			rec.Status, rec.Reason = env.Status.String(), env.Reason
-			rec.Header, rec.Sender = env.Header, env.Sender
-		}
-		incr(stats, "merged", 1)
-	} else {
-		added = true
-		rec = Record{
-			Size:       size,
-			StoredSize: stored,
-			Added:      time.Now().UTC(),
-			Status:     env.Status.String(),
-			Reason:     env.Reason,
-			Journal:    env.Journal,
-			Sender:     env.Sender,
-			MessageID:  env.MessageID,
-			Recipients: mergeRecipients(nil, env.Recipients),
-			Header:     env.Header,
-			Sources:    []Source{*src},
-		}
-		incr(stats, "messages", 1)
-		incr(stats, "blobs", 1)
-		incr(stats, "raw_bytes", uint64(size))
-		incr(stats, "stored_bytes", uint64(stored))
-		if env.Status == journal.StatusFailed {
-			incr(stats, "parse_failures", 1)
-		}
-		if mid := strings.TrimSpace(rec.MessageID); mid != "" {
-			key := append(append([]byte(mid), 0), sum...)
-			if err := tx.Bucket(bucketMsgID).Put(key, nil); err != nil {
-				return false, err
-			}
-		}
+func parseID(id string) ([32]byte, bool) {
+	var k [32]byte
+	if len(id) != 64 {
+		return k, false
 	}
-	incr(stats, "copies", 1)
-	if env.Journal {
-		incr(stats, "journal_reports", 1)
+	if _, err := hex.Decode(k[:], []byte(id)); err != nil {
+		return k, false
 	}
-	v, err := json.Marshal(&rec)
-	if err != nil {
-		return false, err
-	}
-	if err := msgs.Put(sum, v); err != nil {
-		return false, err
-	}
-	changes := tx.Bucket(bucketChanges)
-	seq, err := changes.NextSequence()
-	if err != nil {
-		return false, err
-	}
-	if err := changes.Put(u64(seq), sum); err != nil {
-		return false, err
-	}
-	if src.UID != 0 {
-		if err := updateCheckpoint(tx.Bucket(bucketCheckpoints), src); err != nil {
-			return false, err
-		}
-	}
-	return added, nil
-}
-
-// mergeRecipients returns the union of a and b, in order of first
-// appearance; b's entries are appended when not already present.
-func mergeRecipients(a, b []journal.Recipient) []journal.Recipient {
-	out := slices.Clone(a)
-	for _, r := range b {
-		if !slices.Contains(out, r) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-func checkpointKey(account, mailbox string) []byte {
-	return []byte(account + "\x00" + mailbox)
-}
-
-func updateCheckpoint(b *bolt.Bucket, src *Source) error {
-	key := checkpointKey(src.Account, src.Mailbox)
-	if v := b.Get(key); len(v) == 8 {
-		if binary.BigEndian.Uint32(v[0:4]) == src.UIDValidity && binary.BigEndian.Uint32(v[4:8]) >= src.UID {
-			return nil
-		}
-	}
-	var v [8]byte
-	binary.BigEndian.PutUint32(v[0:4], src.UIDValidity)
-	binary.BigEndian.PutUint32(v[4:8], src.UID)
-	return b.Put(key, v[:])
-}
-
-// Checkpoint returns the UIDVALIDITY and highest UID archived for an
-// account's mailbox (0, 0 when none).
-func (a *Archive) Checkpoint(account, mailbox string) (uidValidity, lastUID uint32, err error) {
-	err = a.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCheckpoints)
-		if b == nil {
-			return nil
-		}
-		if v := b.Get(checkpointKey(account, mailbox)); len(v) == 8 {
-			uidValidity, lastUID = binary.BigEndian.Uint32(v[0:4]), binary.BigEndian.Uint32(v[4:8])
-		}
-		return nil
-	})
-	return uidValidity, lastUID, err
-}
-
-func u64(v uint64) []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], v)
-	return b[:]
-}
-
-func incr(b *bolt.Bucket, name string, n uint64) {
-	var cur uint64
-	if v := b.Get([]byte(name)); len(v) == 8 {
-		cur = binary.BigEndian.Uint64(v)
-	}
-	// Put on an open writable bucket fails only for programming errors
-	// (empty or too long key), which the fixed names exclude.
-	_ = b.Put([]byte(name), u64(cur+n))
+	return k, strings.ToLower(id) == id
 }
 
 // Resolve returns the full id of the message named by id or a unique prefix
@@ -468,20 +427,21 @@ func (a *Archive) Resolve(prefix string) (string, error) {
 	}
 }
 
-// Get returns the record of the message with the full hex id.
+// Get returns the record of the stored copy with the full hex id: a shown
+// message or a linked copy (see Record.Primary).
 func (a *Archive) Get(id string) (*Record, error) {
-	key, err := hex.DecodeString(id)
-	if err != nil || len(key) != sha256.Size {
+	key, ok := parseID(id)
+	if !ok {
 		return nil, fmt.Errorf("message %q: %w", id, ErrNotFound)
 	}
 	var rec *Record
-	err = a.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketMessages).Get(key)
-		if v == nil {
-			return fmt.Errorf("message %s: %w", id, ErrNotFound)
+	err := a.db.View(func(tx *bolt.Tx) error {
+		var err error
+		rec, err = getRecord(tx.Bucket(bucketMessages), key)
+		if err == nil && rec == nil {
+			err = fmt.Errorf("message %s: %w", id, ErrNotFound)
 		}
-		rec = &Record{ID: id}
-		return json.Unmarshal(v, rec)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -489,20 +449,76 @@ func (a *Archive) Get(id string) (*Record, error) {
 	return rec, nil
 }
 
-// Open returns a reader of the original bytes of the message with the full
-// hex id. The caller closes it.
+// getRecord decodes the record with key k, or returns nil when there is
+// none.
+func getRecord(msgs *bolt.Bucket, k [32]byte) (*Record, error) {
+	v := msgs.Get(k[:])
+	if v == nil {
+		return nil, nil
+	}
+	rec := &Record{}
+	if err := json.Unmarshal(v, rec); err != nil {
+		return nil, fmt.Errorf("message %x: record: %w", k, err)
+	}
+	rec.ID = hex.EncodeToString(k[:])
+	return rec, nil
+}
+
+// Open returns a reader of the original bytes of the stored copy with the
+// full hex id, decrypted and decompressed. The caller closes it. The bytes
+// are not checked against the id here; Verify with ReadData does that.
 func (a *Archive) Open(id string) (io.ReadCloser, error) {
-	if len(id) != 64 {
+	if _, ok := parseID(id); !ok {
 		return nil, fmt.Errorf("message %q: %w", id, ErrNotFound)
 	}
 	f, err := os.Open(a.BlobPath(id))
+	if errors.Is(err, os.ErrNotExist) {
+		// Committed a moment ago and not yet moved into place?
+		if tmp := a.pendingTemp(id); tmp != "" {
+			f, err = os.Open(tmp)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("message %s: blob: %w", id, err)
 	}
-	d, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	r, err := a.decodeBlob(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("message %s: blob: %w", id, err)
+	}
+	return r, nil
+}
+
+// pendingTemp returns the temp file of a blob whose commit is in progress
+// or whose move into place failed, or "".
+func (a *Archive) pendingTemp(id string) string {
+	k, _ := parseID(id)
+	a.cmu.Lock()
+	defer a.cmu.Unlock()
+	if tmp := a.inflight[k]; tmp != "" {
+		return tmp
+	}
+	return a.stranded[k]
+}
+
+// decodeBlob returns a reader of the plaintext of the blob file f, which
+// it closes on Close.
+func (a *Archive) decodeBlob(f *os.File) (io.ReadCloser, error) {
+	br := bufio.NewReaderSize(f, 16<<10)
+	var r io.Reader = br
+	head, _ := br.Peek(len(ageMagic))
+	if bytes.HasPrefix(head, []byte(ageMagic)) {
+		if a.crypt == nil {
+			return nil, errors.New("the blob is encrypted and no encryption key is configured")
+		}
+		var err error
+		if r, err = a.crypt.decrypt(br); err != nil {
+			return nil, err
+		}
+	}
+	d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	if err != nil {
+		return nil, err
 	}
 	return &blobReader{d: d, f: f}, nil
 }
@@ -519,32 +535,134 @@ func (r *blobReader) Close() error {
 	return r.f.Close()
 }
 
-// Change is one entry of the change log: a message added or merged.
-type Change struct {
-	Seq    uint64
-	Record *Record
+// Each calls fn with the record of every stored copy, in id order, until fn
+// returns an error (which Each returns). It reads a chunk of records per
+// read transaction, so it may run for long while messages are stored.
+func (a *Archive) Each(ctx context.Context, fn func(rec *Record) error) error {
+	var after []byte
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var recs []*Record
+		err := a.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketMessages).Cursor()
+			var k, v []byte
+			if after == nil {
+				k, v = c.First()
+			} else if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+				k, v = c.Next()
+			}
+			for ; k != nil && len(recs) < verifyChunk; k, v = c.Next() {
+				after = append(after[:0], k...)
+				rec := &Record{}
+				if err := json.Unmarshal(v, rec); err != nil {
+					return fmt.Errorf("message %x: record: %w", k, err)
+				}
+				rec.ID = hex.EncodeToString(k)
+				recs = append(recs, rec)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			if err := fn(rec); err != nil {
+				return err
+			}
+		}
+		if len(recs) < verifyChunk {
+			return nil
+		}
+	}
 }
 
-// Changes returns up to limit changes after seq, oldest first.
-func (a *Archive) Changes(after uint64, limit int) ([]Change, error) {
-	var out []Change
+// ByMessageID returns the ids of the stored copies whose Message-ID is mid
+// (as written, surrounding white space removed): distinct byte sequences
+// of one message, linked by their Message-ID.
+func (a *Archive) ByMessageID(mid string) ([]string, error) {
+	mid = strings.TrimSpace(mid)
+	if mid == "" {
+		return nil, nil
+	}
+	if len(mid) > maxMsgIDKey {
+		mid = mid[:maxMsgIDKey]
+	}
+	prefix := append([]byte(mid), 0)
+	var ids []string
 	err := a.db.View(func(tx *bolt.Tx) error {
-		msgs := tx.Bucket(bucketMessages)
-		c := tx.Bucket(bucketChanges).Cursor()
-		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-			rv := msgs.Get(v)
-			if rv == nil {
-				continue // removed since
+		c := tx.Bucket(bucketMsgID).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if len(k) == len(prefix)+32 {
+				ids = append(ids, hex.EncodeToString(k[len(prefix):]))
 			}
-			rec := &Record{ID: hex.EncodeToString(v)}
-			if err := json.Unmarshal(rv, rec); err != nil {
-				return fmt.Errorf("message %s: record: %w", rec.ID, err)
-			}
-			out = append(out, Change{Seq: binary.BigEndian.Uint64(k), Record: rec})
 		}
 		return nil
 	})
-	return out, err
+	return ids, err
+}
+
+func checkpointKey(account, mailbox string) []byte {
+	return []byte(account + "\x00" + mailbox)
+}
+
+func updateCheckpoint(b *bolt.Bucket, src *Source) error {
+	key := checkpointKey(src.Account, src.Mailbox)
+	if v := b.Get(key); len(v) == 8 {
+		if binary.BigEndian.Uint32(v[0:4]) == src.UIDValidity && binary.BigEndian.Uint32(v[4:8]) >= src.UID {
+			return nil
+		}
+	}
+	var v [8]byte
+	binary.BigEndian.PutUint32(v[0:4], src.UIDValidity)
+	binary.BigEndian.PutUint32(v[4:8], src.UID)
+	return b.Put(key, v[:])
+}
+
+// uidlKey is the checkpoints key recording that a POP3 message with this
+// unique-id was archived from the account: account, 0x01, uidl. The 0x01
+// keeps it apart from the account, 0x00, mailbox keys of IMAP checkpoints.
+func uidlKey(account, uidl string) []byte {
+	return []byte(account + "\x01" + uidl)
+}
+
+// SeenUIDL reports whether a POP3 message with this unique-id was archived
+// from the account (fetch.UIDLs): recorded in the same transaction as the
+// message, so keep_mails accounts fetch nothing twice, also across restarts.
+func (a *Archive) SeenUIDL(account, uidl string) (bool, error) {
+	seen := false
+	err := a.db.View(func(tx *bolt.Tx) error {
+		seen = tx.Bucket(bucketCheckpoints).Get(uidlKey(account, uidl)) != nil
+		return nil
+	})
+	return seen, err
+}
+
+// Checkpoint returns the UIDVALIDITY and highest UID archived for an
+// account's mailbox (0, 0 when none).
+func (a *Archive) Checkpoint(account, mailbox string) (uidValidity, lastUID uint32, err error) {
+	err = a.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketCheckpoints).Get(checkpointKey(account, mailbox)); len(v) == 8 {
+			uidValidity, lastUID = binary.BigEndian.Uint32(v[0:4]), binary.BigEndian.Uint32(v[4:8])
+		}
+		return nil
+	})
+	return uidValidity, lastUID, err
+}
+
+func u64(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+func incr(b *bolt.Bucket, name string, n int64) error {
+	var cur uint64
+	if v := b.Get([]byte(name)); len(v) == 8 {
+		cur = binary.BigEndian.Uint64(v)
+	}
+	return b.Put([]byte(name), u64(cur+uint64(n)))
 }
 
 // Stats returns the archive's counters.
@@ -552,9 +670,6 @@ func (a *Archive) Stats() (Stats, error) {
 	var s Stats
 	err := a.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketStats)
-		if b == nil {
-			return nil
-		}
 		get := func(name string) uint64 {
 			if v := b.Get([]byte(name)); len(v) == 8 {
 				return binary.BigEndian.Uint64(v)
@@ -562,17 +677,28 @@ func (a *Archive) Stats() (Stats, error) {
 			return 0
 		}
 		s = Stats{
-			Messages:       get("messages"),
 			Blobs:          get("blobs"),
+			Linked:         get("linked"),
+			Decrypted:      get("decrypted"),
 			RawBytes:       get("raw_bytes"),
 			StoredBytes:    get("stored_bytes"),
 			Copies:         get("copies"),
 			Merged:         get("merged"),
 			ParseFailures:  get("parse_failures"),
 			JournalReports: get("journal_reports"),
-			LastSeq:        tx.Bucket(bucketChanges).Sequence(),
+			Encrypted:      a.crypt != nil,
+		}
+		s.Messages = s.Blobs - s.Linked
+		h := readHead(tx.Bucket(bucketMeta))
+		s.LastSeq = h.seq
+		if h.seq > 0 {
+			s.ChainHead = hex.EncodeToString(h.hash[:])
 		}
 		return nil
 	})
 	return s, err
 }
+
+// recordDigest is the SHA-256 of a record's stored value, as the log
+// records it.
+func recordDigest(v []byte) [32]byte { return sha256.Sum256(v) }

@@ -15,6 +15,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -34,6 +35,23 @@ type Archive struct {
 	// control socket. Required. Relative paths are relative to the
 	// configuration file's directory; Load makes it absolute.
 	Dir string `toml:"dir"`
+	// TimeZone is the IANA name of the archive's time zone ("Europe/Berlin",
+	// "UTC"): search dates (after:, before:) and listed dates are in it.
+	// Default "Local", the system's zone.
+	TimeZone string `toml:"time_zone"`
+	// Location is TimeZone loaded; set by Load, it is not a key.
+	Location *time.Location `toml:"-"`
+	// EncryptionKeyFile, if set, turns on encryption at rest of the message
+	// blobs. A file of exactly 32 bytes is a raw key (make one with
+	// "head -c 32 /dev/urandom"); any other content is a passphrase, one
+	// trailing newline removed. Without the key the messages cannot be
+	// read: keep a copy apart from the archive's backups. Relative paths
+	// are relative to the configuration file's directory (Load makes them
+	// absolute). Not set by default.
+	EncryptionKeyFile string `toml:"encryption_key_file"`
+	// EncryptionKey is the content of EncryptionKeyFile, read by Load; it
+	// is not a key.
+	EncryptionKey Secret `toml:"-"`
 }
 
 // Account is one [[accounts]] entry: a journal mailbox to fetch from.
@@ -41,21 +59,52 @@ type Account struct {
 	// Name identifies the account in logs, stats and message sources.
 	// Required, unique, letters, digits, '.', '_' and '-'.
 	Name string `toml:"name"`
-	// Protocol is imap (default), pop3, imap-oauth2 or pop3-oauth2.
+	// Protocol is imap (default), pop3, imap-oauth2 or pop3-oauth2. The
+	// oauth2 protocols log in with SASL XOAUTH2 and a token of the OAuth2
+	// client-credentials flow (Microsoft 365: tenant_id, client_id,
+	// client_secret), the others with username and password.
 	Protocol Protocol `toml:"protocol"`
 	// Server is host or host:port. The default port follows from protocol
 	// and security: IMAP 143 (starttls, none) or 993 (tls); POP3 110 or 995.
+	// Required, except for the oauth2 protocols, where it defaults to
+	// outlook.office365.com.
 	Server string `toml:"server"`
-	// Username to log in with.
+	// Username to log in with. For the oauth2 protocols, the address of
+	// the mailbox to read (the journal mailbox).
 	Username string `toml:"username"`
 	// Password, given inline, or read from PasswordFile (one trailing
 	// newline removed; relative paths are relative to the configuration
 	// file's directory) or the environment variable named by PasswordEnv.
-	// Exactly one of the three is required for password protocols. After
-	// Load, Password holds the password whichever way it was given.
+	// Exactly one of the three is required for imap and pop3, and none may
+	// be set for the oauth2 protocols. After Load, Password holds the
+	// password whichever way it was given.
 	Password     Secret `toml:"password"`
 	PasswordFile string `toml:"password_file"`
 	PasswordEnv  string `toml:"password_env"`
+	// TenantID is the Microsoft Entra ID tenant (the app registration's
+	// Directory (tenant) ID, or a verified domain) for the oauth2
+	// protocols: it names the token endpoint. Required for them unless
+	// TokenURL is set; not allowed for imap and pop3.
+	TenantID string `toml:"tenant_id"`
+	// ClientID is the app registration's Application (client) ID. Required
+	// for the oauth2 protocols; not allowed for imap and pop3.
+	ClientID string `toml:"client_id"`
+	// ClientSecret is the app registration's client secret (its Value, not
+	// its Secret ID), given inline, or read from ClientSecretFile or the
+	// environment variable named by ClientSecretEnv, like the password.
+	// Exactly one of the three is required for the oauth2 protocols. After
+	// Load, ClientSecret holds the secret whichever way it was given.
+	ClientSecret     Secret `toml:"client_secret"`
+	ClientSecretFile string `toml:"client_secret_file"`
+	ClientSecretEnv  string `toml:"client_secret_env"`
+	// TokenURL is the OAuth2 token endpoint; default
+	// https://login.microsoftonline.com/TENANT_ID/oauth2/v2.0/token. Set it
+	// for other clouds (login.microsoftonline.us, login.chinacloudapi.cn)
+	// or other providers. An https URL (http only to a loopback address).
+	TokenURL string `toml:"token_url"`
+	// Scope requested with the token; default
+	// https://outlook.office365.com/.default (Exchange Online).
+	Scope string `toml:"scope"`
 	// Security is starttls (default), tls (implicit TLS) or none (plain
 	// text, warned about at every start).
 	Security Security `toml:"security"`
@@ -74,10 +123,41 @@ type Account struct {
 	MaxMessageSize ByteSize `toml:"max_message_size"`
 	// Interval between polls; default "1m", at least "1s".
 	Interval Duration `toml:"interval"`
+	// Idle keeps an IMAP connection open and waits with IDLE (RFC 2177)
+	// for new mail, which is then fetched within seconds; a pass still
+	// runs every interval. Default false. IMAP protocols only.
+	Idle bool `toml:"idle"`
 	// Envelope says where the real recipients come from: journal
 	// (default: Microsoft journal report, else the message's own headers),
 	// off, x-envelope-to, x-original-to, delivered-to or header:NAME.
 	Envelope EnvelopeMode `toml:"envelope"`
+}
+
+// OAuth2TokenURL is TokenURL, or the Microsoft identity platform's token
+// endpoint of TenantID when TokenURL is empty.
+func (a *Account) OAuth2TokenURL() string {
+	if a.TokenURL != "" {
+		return a.TokenURL
+	}
+	return "https://login.microsoftonline.com/" + url.PathEscape(a.TenantID) + "/oauth2/v2.0/token"
+}
+
+// OAuth2Scope is Scope, or DefaultOAuth2Scope when it is empty.
+func (a *Account) OAuth2Scope() string {
+	if a.Scope != "" {
+		return a.Scope
+	}
+	return DefaultOAuth2Scope
+}
+
+// IsOAuth2 reports whether the account logs in with OAuth2.
+func (a *Account) IsOAuth2() bool {
+	return a.Protocol == ProtocolIMAPOAuth2 || a.Protocol == ProtocolPOP3OAuth2
+}
+
+// IsPOP3 reports whether the account is read with POP3.
+func (a *Account) IsPOP3() bool {
+	return a.Protocol == ProtocolPOP3 || a.Protocol == ProtocolPOP3OAuth2
 }
 
 // Addr is Server with the default port added when it has none.
@@ -90,7 +170,7 @@ func (a *Account) Addr() string {
 
 // DefaultPort is the port implied by the protocol and security.
 func (a *Account) DefaultPort() int {
-	pop := a.Protocol == ProtocolPOP3 || a.Protocol == ProtocolPOP3OAuth2
+	pop := a.IsPOP3()
 	switch {
 	case pop && a.Security == SecurityTLS:
 		return 995

@@ -44,6 +44,8 @@ testdata/bad-envelope-header.toml:16:12: accounts[1].envelope: "header:X Rcpt": 
 	"bad-size.toml": `
 testdata/bad-size.toml:9:20: accounts[0].max_message_size: "50 MiB/s" is not a size (write e.g. "50MB", "512KiB", "1GB" or a number of bytes)
 testdata/bad-size.toml:16:20: accounts[1].max_message_size: 0: size must be greater than 0`,
+	"bad-time-zone.toml": `
+testdata/bad-time-zone.toml:3:13: archive.time_zone: "Europe/Berln" is not a time zone (an IANA name such as "Europe/Berlin", "UTC" or "Local")`,
 	"bad-interval.toml": `
 testdata/bad-interval.toml:9:12: accounts[0].interval: "1 minute" is not a duration (write e.g. "30s", "1m", "1h30m")
 testdata/bad-interval.toml:16:12: accounts[1].interval: "500ms" is too short: the minimum is 1s
@@ -89,12 +91,27 @@ testdata/bad-password-file-missing.toml:8:17: accounts[0].password_file: cannot 
 testdata/bad-tls-ca.toml:9:15: accounts[0].tls_ca_file: CA file "not-a-cert.pem" contains no PEM certificate
 testdata/bad-tls-ca.toml:16:15: accounts[1].tls_ca_file: cannot read CA file "missing-ca.pem": no such file or directory`,
 	"bad-pop3.toml": `
-testdata/bad-pop3.toml:9:12: accounts[0].protocol: "pop3" is not supported yet (coming in a later release); use imap
-testdata/bad-pop3.toml:15:12: accounts[1].protocol: "imap-oauth2" is not supported yet (coming in a later release); use imap`,
+testdata/bad-pop3.toml:10:11: accounts[0].mailbox: not used with protocol pop3: POP3 has only the one maildrop
+testdata/bad-pop3.toml:11:8: accounts[0].idle: needs IMAP: protocol pop3 cannot announce new mail (use imap or imap-oauth2, or a shorter interval)
+testdata/bad-pop3.toml:20:8: accounts[1].idle: needs IMAP: protocol pop3-oauth2 cannot announce new mail (use imap or imap-oauth2, or a shorter interval)`,
+	"bad-oauth2.toml": `
+testdata/bad-oauth2.toml:4:1: accounts[0].tenant_id: required key is missing (the Directory (tenant) ID of the app registration; or set token_url)
+testdata/bad-oauth2.toml:4:1: accounts[0].client_id: required key is missing
+testdata/bad-oauth2.toml:4:1: accounts[0].client_secret: required key is missing (set one of client_secret, client_secret_file or client_secret_env)
+testdata/bad-oauth2.toml:8:12: accounts[0].password: not used with protocol imap-oauth2, which logs in with client_id and client_secret
+testdata/bad-oauth2.toml:14:13: accounts[1].tenant_id: "contoso tenant" is not a tenant ID (the Directory (tenant) ID, a GUID) or domain
+testdata/bad-oauth2.toml:15:13: accounts[1].client_id: must not be empty
+testdata/bad-oauth2.toml:17:21: accounts[1].client_secret_env: only one of client_secret, client_secret_file and client_secret_env may be set (client_secret is set on line 16)
+testdata/bad-oauth2.toml:18:13: accounts[1].token_url: "http://login.example.com/token": the client secret would cross the network in clear text; use https (http is allowed only to a loopback address)
+testdata/bad-oauth2.toml:19:9: accounts[1].scope: must not be empty
+testdata/bad-oauth2.toml:25:13: accounts[2].token_url: "ftp://127.0.0.1/token" is not an https URL
+testdata/bad-oauth2.toml:27:22: accounts[2].client_secret_file: cannot read client secret file "does-not-exist.txt": no such file or directory
+testdata/bad-oauth2.toml:35:21: accounts[3].client_secret_env: environment variable JARCHIVE_TEST_UNSET is not set
+testdata/bad-oauth2.toml:42:13: accounts[4].tenant_id: only used with protocol imap-oauth2 or pop3-oauth2 (protocol is imap)
+testdata/bad-oauth2.toml:43:17: accounts[4].client_secret: only used with protocol imap-oauth2 or pop3-oauth2 (protocol is imap)`,
 	"bad-several.toml": `
 testdata/bad-several.toml:4:1: archive.compress: unknown key
 testdata/bad-several.toml:6:1: accounts[0].username: required key is missing
-testdata/bad-several.toml:8:12: accounts[0].protocol: "pop3" is not supported yet (coming in a later release); use imap
 testdata/bad-several.toml:11:12: accounts[0].security: "startls" is not one of starttls, tls, none
 testdata/bad-several.toml:12:20: accounts[0].max_message_size: "huge" is not a size (write e.g. "50MB", "512KiB", "1GB" or a number of bytes)
 testdata/bad-several.toml:15:8: accounts[1].name: duplicate account name "journal" (also used by accounts[0])
@@ -244,7 +261,7 @@ func TestGoodFile(t *testing.T) {
 	}
 	want := &Config{
 		Path:    "testdata/good.toml",
-		Archive: Archive{Dir: abs("archive")},
+		Archive: Archive{Dir: abs("archive"), Location: time.Local},
 		Accounts: []Account{
 			{
 				Name:           "journal-imap",
@@ -287,6 +304,33 @@ func TestGoodFile(t *testing.T) {
 				Interval:       Duration(time.Minute),
 				Envelope:       EnvelopeMode{Kind: EnvelopeJournal},
 			},
+			{
+				Name:             "m365",
+				Protocol:         ProtocolIMAPOAuth2,
+				Server:           "outlook.office365.com",
+				Username:         "journal@contoso.com",
+				TenantID:         "contoso.onmicrosoft.com",
+				ClientID:         "00000000-0000-0000-0000-000000000001",
+				ClientSecret:     NewSecret("s3cret pass"),
+				ClientSecretFile: abs("password.txt"),
+				TokenURL:         "https://login.microsoftonline.us/contoso.onmicrosoft.com/oauth2/v2.0/token",
+				Scope:            "https://outlook.office365.us/.default",
+				Security:         SecurityTLS,
+				Mailbox:          "INBOX",
+				MaxMessageSize:   50 * 1000 * 1000,
+				Interval:         Duration(time.Minute),
+				Idle:             true,
+			},
+			{
+				Name:           "pop",
+				Protocol:       ProtocolPOP3,
+				Server:         "pop.example.com",
+				Username:       "journal",
+				Password:       NewSecret("pop secret"),
+				Security:       SecurityTLS,
+				MaxMessageSize: 50 * 1000 * 1000,
+				Interval:       Duration(time.Minute),
+			},
 		},
 	}
 	// reflect.DeepEqual follows the Secrets' pointers: the passwords are
@@ -303,8 +347,8 @@ func TestGoodFile(t *testing.T) {
 		t.Errorf("warnings: %q", w)
 	}
 
-	addrs := []string{"outlook.office365.com:993", "10.0.0.7:143", "[::1]:143"}
-	names := []string{"outlook.office365.com", "10.0.0.7", "::1"}
+	addrs := []string{"outlook.office365.com:993", "10.0.0.7:143", "[::1]:143", "outlook.office365.com:993", "pop.example.com:995"}
+	names := []string{"outlook.office365.com", "10.0.0.7", "::1", "outlook.office365.com", "pop.example.com"}
 	for i := range cfg.Accounts {
 		a := &cfg.Accounts[i]
 		if got := a.Addr(); got != addrs[i] {
@@ -337,17 +381,20 @@ func dump(c *Config) string {
 
 // TestSample loads the annotated sample of the README.
 func TestSample(t *testing.T) {
-	t.Setenv("JARCHIVE_M365_PASSWORD", "sample password")
+	t.Setenv("JARCHIVE_M365_CLIENT_SECRET", "sample secret")
 	cfg, err := Load("testdata/sample.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Archive.Dir != "/var/lib/jarchive" || len(cfg.Accounts) != 1 {
+	if cfg.Archive.Dir != "/var/lib/jarchive" || len(cfg.Accounts) != 1 || cfg.Archive.Location.String() != "Europe/Berlin" {
 		t.Fatalf("got %s", dump(cfg))
 	}
 	a := cfg.Accounts[0]
-	if a.Name != "m365-journal" || a.Protocol != ProtocolIMAP || a.Server != "outlook.office365.com" ||
-		a.Username != "journal@example.com" || a.Password.Reveal() != "sample password" ||
+	if a.Name != "m365-journal" || a.Protocol != ProtocolIMAPOAuth2 || a.Server != "outlook.office365.com" ||
+		a.Username != "journal@example.com" || a.ClientSecret.Reveal() != "sample secret" || !a.Password.IsZero() ||
+		a.TenantID != "11111111-2222-3333-4444-555555555555" || a.ClientID != "66666666-7777-8888-9999-000000000000" ||
+		a.OAuth2TokenURL() != "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/oauth2/v2.0/token" ||
+		a.OAuth2Scope() != "https://outlook.office365.com/.default" || !a.Idle ||
 		a.Security != SecurityTLS || a.Mailbox != "INBOX" || a.KeepMails ||
 		a.MaxMessageSize != DefaultMaxMessageSize || a.Interval != DefaultInterval ||
 		a.Envelope != (EnvelopeMode{}) || a.Addr() != "outlook.office365.com:993" {
@@ -418,7 +465,11 @@ func TestMoreErrors(t *testing.T) {
 		{head + "password = 'p'\nmax_message_size = -1\n", `x.toml:8:20: accounts[0].max_message_size: -1: size must be greater than 0`},
 		{head + "password = 'p'\nmailbox = ''\n", `x.toml:8:11: accounts[0].mailbox: must not be empty`},
 		{head + "password = 'p'\ntls_ca_file = ''\n", `x.toml:8:15: accounts[0].tls_ca_file: must not be empty`},
-		{head + "password = 'p'\nprotocol = 'pop3-oauth2'\n", `x.toml:8:12: accounts[0].protocol: "pop3-oauth2" is not supported yet (coming in a later release); use imap`},
+		{head + "password = 'p'\nprotocol = 'pop3-oauth2'\nclient_id = 'c'\nclient_secret = 's'\ntoken_url = 'https://login.example.com/t'\n",
+			`x.toml:7:12: accounts[0].password: not used with protocol pop3-oauth2, which logs in with client_id and client_secret`},
+		{head + "protocol = 'imap-oauth2'\nclient_id = 'c'\nclient_secret = 's'\ntoken_url = 'http://[::1]:8080/t'\nidle = 1\n",
+			`x.toml:11:8: accounts[0].idle: expected true or false, got an integer`},
+		{head + "protocol = 'pop3'\npassword = 'p'\nmailbox = ''\n", `x.toml:9:11: accounts[0].mailbox: not used with protocol pop3: POP3 has only the one maildrop`},
 		{head + "password_env = ''\n", `x.toml:7:16: accounts[0].password_env: must not be empty`},
 		{head + "password_file = ''\n", `x.toml:7:17: accounts[0].password_file: must not be empty`},
 		{head + "password_file = 'testdata'\n", `x.toml:7:17: accounts[0].password_file: cannot read password file "testdata": not a regular file`},
@@ -639,7 +690,7 @@ func TestSecretRedacted(t *testing.T) {
 	const pw = "hunter2-TOP-secret"
 	cfg := &Config{
 		Archive:  Archive{Dir: "/a"},
-		Accounts: []Account{{Name: "x", Server: "h", Username: "u", Password: NewSecret(pw)}},
+		Accounts: []Account{{Name: "x", Server: "h", Username: "u", Password: NewSecret(pw), ClientSecret: NewSecret(pw + "-client")}},
 	}
 	s := cfg.Accounts[0].Password
 	if s.Reveal() != pw || s.IsZero() || !(Secret{}).IsZero() || (Secret{}).Reveal() != "" || !NewSecret("").IsZero() {

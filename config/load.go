@@ -23,6 +23,10 @@ const (
 	DefaultMailbox        = "INBOX"
 	DefaultMaxMessageSize = 50 * MB
 	DefaultInterval       = Duration(time.Minute)
+	// DefaultOAuth2Server and DefaultOAuth2Scope are Exchange Online's,
+	// for the oauth2 protocols.
+	DefaultOAuth2Server = "outlook.office365.com"
+	DefaultOAuth2Scope  = "https://outlook.office365.com/.default"
 )
 
 // MinInterval is the smallest accepted account interval.

@@ -8,11 +8,14 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
+	_ "time/tzdata" // time zone names without a system database
 )
 
 // Limits on the files the configuration points to.
@@ -32,6 +35,8 @@ func (ps *parseState) validate(cfg *Config) {
 	cfg.Path = ps.name
 	v := &validator{ps: ps, cfg: cfg}
 	v.archive()
+	v.timeZone()
+	v.encryptionKey()
 	names := map[string]int{}
 	for i := range cfg.Accounts {
 		v.account(i, names)
@@ -109,6 +114,25 @@ func (v *validator) archive() {
 	v.cfg.Archive.Dir = v.resolve(d)
 }
 
+// timeZone loads archive.time_zone (tzdata is embedded, so names work also
+// on systems without a zone database).
+func (v *validator) timeZone() {
+	a := &v.cfg.Archive
+	a.Location = time.Local
+	if a.TimeZone == "" {
+		if v.present("archive.time_zone") != nil {
+			v.err("archive.time_zone", `must not be empty (use "Local" for the system's zone)`)
+		}
+		return
+	}
+	loc, err := time.LoadLocation(a.TimeZone)
+	if err != nil {
+		v.errf("archive.time_zone", `%q is not a time zone (an IANA name such as "Europe/Berlin", "UTC" or "Local")`, a.TimeZone)
+		return
+	}
+	a.Location = loc
+}
+
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 func (v *validator) account(i int, names map[string]int) {
@@ -127,17 +151,26 @@ func (v *validator) account(i int, names map[string]int) {
 			names[a.Name] = i
 		}
 	}
-	if a.Protocol != ProtocolIMAP {
-		v.errf(key("protocol"), "%q is not supported yet (coming in a later release); use imap", a.Protocol.String())
-	}
-	if v.required(key("server"), a.Server) {
+	if a.IsOAuth2() && v.present(key("server")) == nil {
+		a.Server = DefaultOAuth2Server
+	} else if v.required(key("server"), a.Server) {
 		if msg := checkServer(a.Server); msg != "" {
 			v.err(key("server"), msg)
 		}
 	}
 	v.required(key("username"), a.Username)
-	if a.Protocol == ProtocolIMAP || a.Protocol == ProtocolPOP3 {
+	if a.IsOAuth2() {
+		v.oauth2(a, p)
+	} else {
 		v.password(a, p)
+	}
+	if a.IsPOP3() {
+		if v.present(key("mailbox")) != nil {
+			v.errf(key("mailbox"), "not used with protocol %s: POP3 has only the one maildrop", a.Protocol)
+		}
+		if a.Idle {
+			v.errf(key("idle"), "needs IMAP: protocol %s cannot announce new mail (use imap or imap-oauth2, or a shorter interval)", a.Protocol)
+		}
 	}
 
 	switch {
@@ -152,7 +185,7 @@ func (v *validator) account(i int, names map[string]int) {
 	}
 
 	switch {
-	case a.Mailbox != "":
+	case a.Mailbox != "" || a.IsPOP3():
 	case v.present(key("mailbox")) != nil:
 		v.err(key("mailbox"), "must not be empty")
 	default:
@@ -173,10 +206,71 @@ func (v *validator) account(i int, names map[string]int) {
 }
 
 // password checks that exactly one password source is set and reads it into
-// a.Password.
+// a.Password; and that no OAuth2 key is set.
 func (v *validator) password(a *Account, p string) {
+	v.secret(p, "password", "password", &a.Password, &a.PasswordFile, a.PasswordEnv)
+	for _, k := range []string{"tenant_id", "client_id", "client_secret", "client_secret_file", "client_secret_env", "token_url", "scope"} {
+		if v.present(p+"."+k) != nil {
+			v.errf(p+"."+k, "only used with protocol imap-oauth2 or pop3-oauth2 (protocol is %s)", a.Protocol)
+		}
+	}
+}
+
+// oauth2 checks the OAuth2 keys of an account and reads its client secret;
+// and that no password key is set.
+func (v *validator) oauth2(a *Account, p string) {
+	for _, k := range []string{"password", "password_file", "password_env"} {
+		if v.present(p+"."+k) != nil {
+			v.errf(p+"."+k, "not used with protocol %s, which logs in with client_id and client_secret", a.Protocol)
+		}
+	}
+	switch {
+	case a.TenantID != "":
+		if !tenantRE.MatchString(a.TenantID) {
+			v.errf(p+".tenant_id", "%q is not a tenant ID (the Directory (tenant) ID, a GUID) or domain", a.TenantID)
+		}
+	case v.present(p+".tenant_id") != nil:
+		v.err(p+".tenant_id", "must not be empty")
+	case a.TokenURL == "":
+		v.err(p+".tenant_id", "required key is missing (the Directory (tenant) ID of the app registration; or set token_url)")
+	}
+	v.required(p+".client_id", a.ClientID)
+	v.secret(p, "client_secret", "client secret", &a.ClientSecret, &a.ClientSecretFile, a.ClientSecretEnv)
+	if kv := v.present(p + ".token_url"); kv != nil {
+		if msg := checkTokenURL(a.TokenURL); msg != "" {
+			v.err(p+".token_url", msg)
+		}
+	}
+	if v.present(p+".scope") != nil && strings.TrimSpace(a.Scope) == "" {
+		v.err(p+".scope", "must not be empty")
+	}
+}
+
+// tenantRE matches a tenant GUID or domain name.
+var tenantRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]*$`)
+
+// checkTokenURL returns what is wrong with a token_url, or "".
+func checkTokenURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Sprintf("%q is not an https URL", s)
+	}
+	if u.Scheme == "http" {
+		host := u.Hostname()
+		if ip := net.ParseIP(host); !(host == "localhost" || ip != nil && ip.IsLoopback()) {
+			return fmt.Sprintf("%q: the client secret would cross the network in clear text; use https (http is allowed only to a loopback address)", s)
+		}
+	}
+	return ""
+}
+
+// secret checks that exactly one of the keys name, name_file and name_env
+// is set and reads the secret into dst (and the resolved path into file).
+// what names the secret in messages ("password", "client secret").
+func (v *validator) secret(p, name, what string, dst *Secret, file *string, env string) {
+	keys := []string{name, name + "_file", name + "_env"}
 	var set []string
-	for _, s := range []string{"password", "password_file", "password_env"} {
+	for _, s := range keys {
 		if v.ps.isSuppressed(p + "." + s) {
 			return
 		}
@@ -186,32 +280,32 @@ func (v *validator) password(a *Account, p string) {
 	}
 	switch len(set) {
 	case 0:
-		v.err(p+".password", "required key is missing (set one of password, password_file or password_env)")
+		v.errf(p+"."+name, "required key is missing (set one of %s, %s or %s)", keys[0], keys[1], keys[2])
 		return
 	case 1:
 	default:
 		line, _ := v.ps.idx.pos(v.present(p + "." + set[0]).keyOff)
 		for _, s := range set[1:] {
-			v.errf(p+"."+s, "only one of password, password_file and password_env may be set (%s is set on line %d)", set[0], line)
+			v.errf(p+"."+s, "only one of %s, %s and %s may be set (%s is set on line %d)", keys[0], keys[1], keys[2], set[0], line)
 		}
 		return
 	}
 
 	key := p + "." + set[0]
 	switch set[0] {
-	case "password":
-		if a.Password.IsZero() {
+	case keys[0]:
+		if dst.IsZero() {
 			v.err(key, "must not be empty")
 		}
-	case "password_file":
-		if a.PasswordFile == "" {
+	case keys[1]:
+		if *file == "" {
 			v.err(key, "must not be empty")
 			return
 		}
-		path := v.resolve(a.PasswordFile)
+		path := v.resolve(*file)
 		b, err := readSmallFile(path, maxPasswordFile)
 		if err != nil {
-			v.errf(key, "cannot read password file %q: %v", a.PasswordFile, err)
+			v.errf(key, "cannot read %s file %q: %v", what, *file, err)
 			return
 		}
 		s := string(b)
@@ -221,24 +315,24 @@ func (v *validator) password(a *Account, p string) {
 			s = s[:len(s)-1]
 		}
 		if s == "" {
-			v.errf(key, "password file %q is empty", a.PasswordFile)
+			v.errf(key, "%s file %q is empty", what, *file)
 			return
 		}
-		a.PasswordFile = path
-		a.Password = NewSecret(s)
-	case "password_env":
-		if a.PasswordEnv == "" {
+		*file = path
+		*dst = NewSecret(s)
+	case keys[2]:
+		if env == "" {
 			v.err(key, "must not be empty")
 			return
 		}
-		s, ok := os.LookupEnv(a.PasswordEnv)
+		s, ok := os.LookupEnv(env)
 		switch {
 		case !ok:
-			v.errf(key, "environment variable %s is not set", a.PasswordEnv)
+			v.errf(key, "environment variable %s is not set", env)
 		case s == "":
-			v.errf(key, "environment variable %s is empty", a.PasswordEnv)
+			v.errf(key, "environment variable %s is empty", env)
 		default:
-			a.Password = NewSecret(s)
+			*dst = NewSecret(s)
 		}
 	}
 }
@@ -331,7 +425,7 @@ func loadCAFile(path, shown string) (*x509.CertPool, error) {
 //
 //	account "x": security = "none": password and mail travel in clear text
 func (c *Config) Warnings() []string {
-	var w []string
+	w := c.Archive.keyFileWarnings()
 	for i := range c.Accounts {
 		a := &c.Accounts[i]
 		if a.Security != SecurityNone {

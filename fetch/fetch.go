@@ -1,29 +1,57 @@
-// Package fetch gets journal mail from where it waits (an IMAP mailbox, or
-// files to import) and hands every message, spooled to a temporary file, to a
-// Sink. It never imports a later pipeline stage: cmd/jarchive wires the Sink.
+// Package fetch gets journal mail from where it waits (an IMAP mailbox, a
+// POP3 maildrop, or files to import) and hands every message, spooled to a
+// temporary file, to a Sink. It never imports a later pipeline stage:
+// cmd/jarchive wires the Sink.
 //
 // # Delivery guarantee
 //
 // A message is deleted on the server only after Sink.Archive returned nil for
-// it, and only when the account does not keep mails. Deletion is UID STORE
-// +FLAGS.SILENT (\Deleted) then UID EXPUNGE of exactly the archived UIDs
-// (RFC 4315 UIDPLUS), in batches of expungeBatch and at the end of the pass;
-// without UIDPLUS a plain EXPUNGE is used, which also removes messages that
-// another client flagged \Deleted. A sink error ends the pass (after deleting
-// what was archived before it) and leaves that message on the server. A crash
-// or a broken connection between Archive and EXPUNGE leaves the message on
-// the server too, so the next pass fetches it again and the archive
-// deduplicates it.
+// it, and only when the account does not keep mails. Over IMAP, deletion is
+// UID STORE +FLAGS.SILENT (\Deleted) then UID EXPUNGE of exactly the
+// archived UIDs (RFC 4315 UIDPLUS), in batches of expungeBatch and at the
+// end of the pass; without UIDPLUS a plain EXPUNGE is used, which also
+// removes messages that another client flagged \Deleted. Over POP3, DELE is
+// sent for each archived message and QUIT makes the deletions happen (RFC
+// 1939 section 6): a connection that breaks before QUIT deletes nothing. A
+// sink error ends the pass (after deleting what was archived before it) and
+// leaves that message on the server. A crash or a broken connection between
+// Archive and the deletion leaves the message on the server too, so the
+// next pass fetches it again and the archive deduplicates it.
 //
 // # IMAP pass
 //
-// LOGIN, SELECT (EXAMINE with keep_mails), UID FETCH n:* (UID RFC822.SIZE),
-// then for each UID in ascending order UID FETCH BODY.PEEK[], streamed to a
-// temporary file (the message is never held in memory). Messages over the
-// account's max_message_size stay on the server and are counted TooLarge.
-// With keep_mails and a Checkpoints whose UIDVALIDITY matches the mailbox's,
-// only UIDs above the checkpoint are fetched (RFC 3501 6.4.8: "n:*" also
-// returns the highest UID when it is below n, so the list is filtered).
+// LOGIN (or AUTHENTICATE XOAUTH2), SELECT (EXAMINE with keep_mails), UID
+// FETCH n:* (UID RFC822.SIZE), then for each UID in ascending order UID
+// FETCH BODY.PEEK[], streamed to a temporary file (the message is never held
+// in memory). Messages over the account's max_message_size stay on the
+// server and are counted TooLarge. With keep_mails and a Checkpoints whose
+// UIDVALIDITY matches the mailbox's, only UIDs above the checkpoint are
+// fetched (RFC 3501 6.4.8: "n:*" also returns the highest UID when it is
+// below n, so the list is filtered).
+//
+// With idle = true, Run keeps the connection: after a pass it waits in IDLE
+// (RFC 2177) until the server announces a new message (EXISTS), then runs
+// the next pass on the same connection; without news a pass runs every
+// interval anyway (at most every 25 minutes, as RFC 2177 asks).
+//
+// # POP3 pass
+//
+// Greeting, CAPA, STLS for starttls, AUTH PLAIN (or USER and PASS when the
+// server offers no SASL PLAIN; AUTH XOAUTH2 with OAuth2), STAT, LIST and
+// UIDL, then RETR of each message in order, dot-unstuffed into a temporary
+// file. A message whose LIST size is over max_message_size is not
+// retrieved. With keep_mails, messages whose UIDL was archived before are
+// skipped: the Fetcher remembers the UIDLs it archived, and asks the
+// Checkpoints value when it also implements UIDLs (so that a restart does
+// not fetch everything once more). A POP3 server ends the last line of a
+// message with CRLF (RFC 1939 section 3), so a message stored without a
+// final line end arrives with one. See pop3.go for the limits that keep a
+// hostile server from growing memory.
+//
+// # OAuth2
+//
+// imap-oauth2 and pop3-oauth2 log in with SASL XOAUTH2 and an access token
+// of the client-credentials flow (Microsoft 365); see oauth2.go.
 //
 // # Concurrency and stopping
 //
@@ -35,12 +63,15 @@
 // flight are archived and deleted, and only after Options.Grace is the
 // connection closed by force.
 //
-// # Errors
+// # Errors and timeouts
 //
 // Errors that retrying will not fix (authentication failed, TLS certificate
-// verification failed, missing mailbox, unsupported protocol, bad CA file)
-// match ErrPermanent with errors.Is; everything else (network, timeouts, sink
-// errors) is temporary. Run uses that to pick the retry interval.
+// verification failed, missing mailbox, unsupported protocol, bad CA file,
+// an OAuth2 client the token endpoint refuses) match ErrPermanent with
+// errors.Is; everything else (network, timeouts, a busy server, sink
+// errors) is temporary. Run uses that to pick the retry interval. Every
+// read from a server has a deadline (two minutes without a byte), so a
+// server that stops talking ends the pass instead of hanging it.
 //
 // # Import
 //
@@ -54,6 +85,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -67,9 +99,12 @@ type Message struct {
 	Mailbox     string // IMAP mailbox; "" for POP3/import
 	UIDValidity uint32
 	UID         uint32
-	Path        string // import only: file path, "file.mbox#12" (1-based) for mbox members
-	Size        int64
-	Fetched     time.Time
+	// UIDL is the POP3 unique-id (RFC 1939 section 7) of the message; ""
+	// for IMAP and import. A sink that implements UIDLs records it.
+	UIDL    string
+	Path    string // import only: file path, "file.mbox#12" (1-based) for mbox members
+	Size    int64
+	Fetched time.Time
 	// Body holds the raw bytes exactly as the server or file gave them. Read
 	// it with ReadAt or io.NewSectionReader(Body, 0, Size). The sink must not
 	// write, close or remove it: fetch does, after Archive returns.
@@ -87,6 +122,17 @@ type Sink interface {
 // fetch only new UIDs.
 type Checkpoints interface {
 	Checkpoint(account, mailbox string) (uidValidity, lastUID uint32, err error)
+}
+
+// UIDLs tells fetch which POP3 messages were archived before, so that a
+// keep_mails POP3 account fetches only new ones, also after a restart. Fetch
+// asks the Options.Checkpoints value for it with a type assertion; the sink
+// records Message.UIDL in the same transaction as the message. Without it,
+// the Fetcher only remembers the UIDLs it archived itself: after a restart a
+// keep_mails POP3 account is fetched once more in full, and the archive's
+// deduplication absorbs the copies.
+type UIDLs interface {
+	SeenUIDL(account, uidl string) (bool, error)
 }
 
 // Options configure a Fetcher. Sink is required; the rest may be zero.
@@ -159,6 +205,15 @@ type Fetcher struct {
 	tooLarge    sync.Map      // tooLargeKey -> true: messages already warned about
 	window      int           // messages in Sink.Archive at once, per pass
 	grace       time.Duration // after ctx ends, how long a pass may finish
+	status      statusRegistry
+	tokens      sync.Map // account name -> *tokenCache
+	uidlSets    sync.Map // account name -> *uidlSet: POP3 UIDLs archived
+	oversize    sync.Map // [2]string{account, uidl}: RETR went over max_message_size
+	httpClient  *http.Client
+
+	// Timing, in fields so tests can shorten it.
+	readTimeout time.Duration // any read from a server
+	tokenMargin time.Duration // renew OAuth2 tokens this long before expiry
 
 	// Retry timing of Run, in fields so tests can shorten it.
 	backoffMin, backoffMax time.Duration
@@ -184,18 +239,23 @@ func New(opts Options) *Fetcher {
 		backoffMin:   5 * time.Second,
 		backoffMax:   5 * time.Minute,
 		permanentMax: time.Hour,
+		readTimeout:  defaultReadTimeout,
+		tokenMargin:  defaultTokenMargin,
+		httpClient:   &http.Client{Timeout: tokenTimeout},
 	}
 }
 
-// Poll does one pass over one account. Only password IMAP is implemented so
-// far; other protocols give a permanent error.
+// Poll does one pass over one account.
 func (f *Fetcher) Poll(ctx context.Context, acct *config.Account) (Result, error) {
 	res := Result{Account: acct.Name}
+	log := f.log.With("account", acct.Name)
 	switch acct.Protocol {
-	case config.ProtocolIMAP:
-		return f.pollIMAP(ctx, acct, f.log.With("account", acct.Name))
+	case config.ProtocolIMAP, config.ProtocolIMAPOAuth2:
+		return f.pollIMAP(ctx, acct, log)
+	case config.ProtocolPOP3, config.ProtocolPOP3OAuth2:
+		return f.pollPOP3(ctx, acct, log)
 	default:
-		return res, permanent(fmt.Errorf("fetch %s: protocol %s is not supported yet", acct.Name, acct.Protocol))
+		return res, permanent(fmt.Errorf("fetch %s: protocol %s is not supported", acct.Name, acct.Protocol))
 	}
 }
 
@@ -225,5 +285,72 @@ func (s spool) remove(log *slog.Logger) {
 func logCheck(log *slog.Logger, err error, msg string, args ...any) {
 	if err != nil {
 		log.Warn(msg, append(args, "err", err)...)
+	}
+}
+
+// uidlSet is the UIDLs of one POP3 account archived by this process.
+type uidlSet struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+func (f *Fetcher) uidls(account string) *uidlSet {
+	v, _ := f.uidlSets.LoadOrStore(account, &uidlSet{m: map[string]bool{}})
+	return v.(*uidlSet)
+}
+
+// retain forgets the UIDLs that are not in the maildrop any more, so the
+// set never outgrows the mailbox.
+func (s *uidlSet) retain(msgs []pop3Msg) {
+	keep := make(map[string]bool, len(msgs))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range msgs {
+		if s.m[m.uidl] {
+			keep[m.uidl] = true
+		}
+	}
+	s.m = keep
+}
+
+func (s *uidlSet) add(uidl string) {
+	s.mu.Lock()
+	s.m[uidl] = true
+	s.mu.Unlock()
+}
+
+// has reports whether uidl was archived: by this process, or, when cp
+// implements UIDLs, ever.
+func (s *uidlSet) has(cp Checkpoints, account, uidl string) (bool, error) {
+	s.mu.Lock()
+	seen := s.m[uidl]
+	s.mu.Unlock()
+	if seen {
+		return true, nil
+	}
+	u, ok := cp.(UIDLs)
+	if !ok {
+		return false, nil
+	}
+	seen, err := u.SeenUIDL(account, uidl)
+	if seen {
+		s.add(uidl)
+	}
+	return seen, err
+}
+
+// lying reports whether the message uidl delivered more than
+// max_message_size before although LIST said it was smaller.
+func (f *Fetcher) lying(account, uidl string) bool {
+	if uidl == "" {
+		return false
+	}
+	_, ok := f.oversize.Load([2]string{account, uidl})
+	return ok
+}
+
+func (f *Fetcher) markLying(account, uidl string) {
+	if uidl != "" {
+		f.oversize.Store([2]string{account, uidl}, true)
 	}
 }

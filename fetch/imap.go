@@ -3,13 +3,10 @@ package fetch
 import (
 	"cmp"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"slices"
 	"sync"
 	"time"
@@ -21,12 +18,11 @@ import (
 )
 
 const (
-	dialTimeout = 30 * time.Second
-	// tlsTimeout bounds the implicit TLS handshake (go-imap bounds the
-	// greeting, STARTTLS and every response itself, see respReadTimeout).
-	tlsTimeout = 30 * time.Second
 	// expungeBatch is how many archived messages are deleted at once.
 	expungeBatch = 50
+	// maxIdle is the longest IDLE before it is ended and a pass runs
+	// (RFC 2177: clients re-issue IDLE at least every 29 minutes).
+	maxIdle = 25 * time.Minute
 )
 
 // errTooLarge and errVanished end the handling of one message without ending
@@ -34,6 +30,8 @@ const (
 var (
 	errTooLarge = errors.New("message larger than max_message_size")
 	errVanished = errors.New("message vanished from the mailbox")
+	// errNoIdle: the server does not announce IDLE; Run polls instead.
+	errNoIdle = errors.New("the server does not support IDLE")
 )
 
 type uidSize struct {
@@ -41,11 +39,13 @@ type uidSize struct {
 	size int64
 }
 
-// imapPass is the state of one pass over one IMAP account.
+// imapPass is one IMAP connection with its mailbox selected, and the state
+// of the pass running on it. With IDLE one connection runs many passes.
 type imapPass struct {
 	f          *Fetcher
 	acct       *config.Account
 	log        *slog.Logger
+	d          *dialed
 	c          *imapclient.Client
 	mailbox    string
 	validity   uint32
@@ -53,6 +53,13 @@ type imapPass struct {
 	res        Result
 	uidExpunge bool // UIDPLUS: UID EXPUNGE of exactly the archived UIDs
 	win        *window
+	// wake gets a value when the server announces a new message count
+	// (EXISTS) after the current pass started listing.
+	wake chan struct{}
+	// selected is the message count SELECT gave, for the first pass
+	// (go-imap sets Client.Mailbox only after Select's Wait returns).
+	selected uint32
+	passes   int
 
 	mu       sync.Mutex  // guards what archiving goroutines update:
 	pending  imap.UIDSet // archived, not yet deleted
@@ -61,57 +68,96 @@ type imapPass struct {
 }
 
 func (f *Fetcher) pollIMAP(ctx context.Context, acct *config.Account, log *slog.Logger) (Result, error) {
+	// Two-phase stop: when ctx ends no new message is started, the ones
+	// in flight are archived and deleted on the server, and the connection
+	// is closed by force only after the grace period.
+	hard, cancel := f.twoPhase(ctx)
+	defer cancel()
+	p, err := f.openIMAP(ctx, hard, acct, log)
+	if err != nil {
+		return Result{Account: acct.Name}, f.passError(ctx, acct, err)
+	}
+	defer p.c.Close()
+	err = p.pass(ctx, hard)
+	if err == nil {
+		logCheck(p.log, p.c.Logout().Wait(), "logout")
+	}
+	return p.res, f.passError(ctx, acct, err)
+}
+
+// twoPhase returns the context that ends a pass's connection: grace after
+// ctx ends.
+func (f *Fetcher) twoPhase(ctx context.Context) (hard context.Context, cancel func()) {
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(f.grace, cancelHard) })
+	return hard, func() {
+		stopGrace()
+		cancelHard()
+	}
+}
+
+// passError gives err the account's name, and ctx's error if ctx ended.
+func (f *Fetcher) passError(ctx context.Context, acct *config.Account, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		// Errors after cancellation are mostly "use of closed connection".
+		err = fmt.Errorf("%w (%v)", cerr, err)
+	}
+	return fmt.Errorf("fetch %s: %w", acct.Name, err)
+}
+
+// openIMAP connects, logs in and selects the mailbox. The end of ctx
+// aborts it; afterwards the connection lives until hard ends (or Close).
+func (f *Fetcher) openIMAP(ctx, hard context.Context, acct *config.Account, log *slog.Logger) (*imapPass, error) {
 	p := &imapPass{
 		f:       f,
 		acct:    acct,
 		log:     log,
 		mailbox: mailboxName(acct),
 		max:     maxMessageSize(acct),
-		res:     Result{Account: acct.Name},
-		win:     newWindow(f.window),
+		wake:    make(chan struct{}, 1),
 	}
-	// Two-phase stop: when ctx ends no new message is started, the ones
-	// in flight are archived and deleted on the server, and the connection
-	// is closed by force only after the grace period.
-	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(f.grace, cancel) })
-	defer stopGrace()
-	err := p.run(ctx, hard)
-	if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, cerr) {
-		// Errors after cancellation are mostly "use of closed connection".
-		err = fmt.Errorf("%w (%v)", cerr, err)
+	opts := &imapclient.Options{
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(data *imapclient.UnilateralDataMailbox) {
+				if data.NumMessages != nil {
+					select {
+					case p.wake <- struct{}{}:
+					default:
+					}
+				}
+			},
+		},
+	}
+	c, d, err := f.dialIMAP(ctx, acct, log, opts)
+	if err != nil {
+		return nil, err
+	}
+	p.c, p.d = c, d
+	// Until the mailbox is selected, the end of ctx ends the connection.
+	stopSetup := context.AfterFunc(ctx, func() { c.Close() })
+	err = p.setup(ctx)
+	if !stopSetup() && err == nil {
+		err = ctx.Err()
 	}
 	if err != nil {
-		err = fmt.Errorf("fetch %s: %w", acct.Name, err)
+		c.Close()
+		return nil, err
 	}
-	return p.res, err
+	context.AfterFunc(hard, func() { c.Close() })
+	return p, nil
 }
 
-// run does the pass. It starts no new message once ctx ends; hard ends the
-// connection.
-func (p *imapPass) run(ctx, hard context.Context) error {
-	c, err := dialIMAP(ctx, p.acct, p.log)
-	if err != nil {
+// setup logs in and selects the mailbox.
+func (p *imapPass) setup(ctx context.Context) error {
+	if err := p.login(ctx); err != nil {
 		return err
 	}
-	p.c = c
-	stop := context.AfterFunc(hard, func() { c.Close() })
-	defer stop()
-	defer c.Close()
+	p.uidExpunge = p.c.Caps().Has(imap.CapUIDPlus)
 
-	if err := c.Login(p.acct.Username, p.acct.Password.Reveal()).Wait(); err != nil {
-		// The error is the server's response; it never holds the password.
-		err = fmt.Errorf("login as %q: %w", p.acct.Username, err)
-		var ie *imap.Error
-		if errors.As(err, &ie) && ie.Code != imap.ResponseCodeUnavailable {
-			err = permanent(err)
-		}
-		return err
-	}
-	p.uidExpunge = c.Caps().Has(imap.CapUIDPlus)
-
-	sel, err := c.Select(p.mailbox, &imap.SelectOptions{ReadOnly: p.acct.KeepMails}).Wait()
+	sel, err := p.c.Select(p.mailbox, &imap.SelectOptions{ReadOnly: p.acct.KeepMails}).Wait()
 	if err != nil {
 		err = fmt.Errorf("select %q: %w", p.mailbox, err)
 		var ie *imap.Error
@@ -125,128 +171,213 @@ func (p *imapPass) run(ctx, hard context.Context) error {
 		return err
 	}
 	p.validity = sel.UIDValidity
-
-	if sel.NumMessages > 0 {
-		list, err := p.list()
-		if err != nil {
-			return err
-		}
-		for _, m := range list {
-			err := ctx.Err()
-			if err == nil {
-				err = p.message(hard, m)
-			}
-			if err == nil && p.pendingCount() >= expungeBatch {
-				err = p.expunge()
-			}
-			if err != nil {
-				// Finish the messages in flight and delete what was
-				// archived, if the connection still allows it.
-				if werr := p.win.wait(); werr != nil && werr != err {
-					p.log.Warn("archiving", "err", werr)
-				}
-				logCheck(p.log, p.expunge(), "expunging archived messages after an error")
-				return err
-			}
-		}
-		if err := p.win.wait(); err != nil {
-			logCheck(p.log, p.expunge(), "expunging archived messages after an error")
-			return err
-		}
-		if err := p.expunge(); err != nil {
-			return err
-		}
-	}
-
-	logCheck(p.log, c.Logout().Wait(), "logout")
+	p.selected = sel.NumMessages
 	return nil
 }
 
-// dialIMAP connects with the account's security and waits for the greeting.
-func dialIMAP(ctx context.Context, acct *config.Account, log *slog.Logger) (*imapclient.Client, error) {
-	addr := acct.Addr()
-	var tlsConfig *tls.Config
-	if acct.Security != config.SecurityNone {
-		var err error
-		tlsConfig, err = acct.TLSConfig()
+// login authenticates with a password (LOGIN) or an OAuth2 token
+// (AUTHENTICATE XOAUTH2).
+func (p *imapPass) login(ctx context.Context) error {
+	acct := p.acct
+	if !acct.IsOAuth2() {
+		err := p.c.Login(acct.Username, acct.Password.Reveal()).Wait()
+		if err == nil {
+			return nil
+		}
+		// The error is the server's response; it never holds the password.
+		err = fmt.Errorf("login as %q: %w", acct.Username, err)
+		var ie *imap.Error
+		if errors.As(err, &ie) && ie.Code != imap.ResponseCodeUnavailable {
+			err = permanent(err)
+		}
+		return err
+	}
+	for {
+		tok, fresh, err := p.f.token(ctx, acct)
 		if err != nil {
-			return nil, permanent(err)
+			return err
 		}
-		if tlsConfig.ServerName == "" {
-			host, _, err := net.SplitHostPort(addr)
-			if err != nil {
-				return nil, permanent(fmt.Errorf("server %q: %w", addr, err))
-			}
-			tlsConfig = tlsConfig.Clone()
-			tlsConfig.ServerName = host
+		x := &xoauth2Client{ir: xoauth2Response(acct.Username, tok)}
+		err = p.c.Authenticate(x)
+		if err == nil {
+			return nil
 		}
-	} else {
-		log.Warn("connecting without TLS: the password and all mail cross the network in clear text", "server", addr)
+		var ie *imap.Error
+		if !errors.As(err, &ie) || ie.Code == imap.ResponseCodeUnavailable {
+			return fmt.Errorf("login as %q with XOAUTH2: %w", acct.Username, err)
+		}
+		if !fresh {
+			// A cached token may have been revoked: once more with a new one.
+			p.f.dropToken(acct)
+			continue
+		}
+		return permanent(oauthLoginError(acct, "IMAP", tok, x.challenge, err))
 	}
+}
 
-	d := net.Dialer{Timeout: dialTimeout}
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err // net.OpError names the address
+// pass fetches the mailbox's messages once. It starts no new message once
+// ctx ends.
+func (p *imapPass) pass(ctx, hard context.Context) error {
+	p.res = Result{Account: p.acct.Name}
+	p.win = newWindow(p.f.window)
+	// Announcements until now are answered by this pass.
+	select {
+	case <-p.wake:
+	default:
 	}
-	// Until the caller binds the client to ctx, closing conn unblocks the
-	// handshake and the greeting.
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	n := p.selected
+	if mbox := p.c.Mailbox(); mbox != nil && p.passes > 0 {
+		n = mbox.NumMessages
+	}
+	p.passes++
+	if n == 0 {
+		return nil
+	}
+	list, err := p.list()
+	if err != nil {
+		return err
+	}
+	for _, m := range list {
+		err := ctx.Err()
+		if err == nil {
+			err = p.message(hard, m)
+		}
+		if err == nil && p.pendingCount() >= expungeBatch {
+			err = p.expunge()
+		}
+		if err != nil {
+			// Finish the messages in flight and delete what was
+			// archived, if the connection still allows it.
+			if werr := p.win.wait(); werr != nil && werr != err {
+				p.log.Warn("archiving", "err", werr)
+			}
+			logCheck(p.log, p.expunge(), "expunging archived messages after an error")
+			return err
+		}
+	}
+	if err := p.win.wait(); err != nil {
+		logCheck(p.log, p.expunge(), "expunging archived messages after an error")
+		return err
+	}
+	return p.expunge()
+}
+
+// idle waits in IDLE (RFC 2177) until the server announces new mail, d
+// passes or ctx ends.
+func (p *imapPass) idle(ctx context.Context, d time.Duration) error {
+	select {
+	case <-p.wake:
+		return nil // mail came in during the last pass
+	default:
+	}
+	d = min(d, maxIdle)
+	// The server may stay silent for the whole IDLE.
+	p.d.dc.setTimeout(d + p.f.readTimeout)
+	defer p.d.dc.setTimeout(p.f.readTimeout)
+	cmd, err := p.c.Idle()
+	if err != nil {
+		return fmt.Errorf("idle: %w", err)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-p.wake:
+		p.log.Debug("new mail announced")
+	case <-t.C:
+	case <-ctx.Done():
+	case <-p.c.Closed():
+	}
+	p.d.dc.setTimeout(p.f.readTimeout)
+	if err := cmd.Close(); err != nil {
+		return fmt.Errorf("idle: %w", err)
+	}
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("idle: %w", err)
+	}
+	return nil
+}
+
+// idleIMAP runs passes over one connection until ctx ends or an error,
+// waiting in IDLE between them for new mail, at most the account's
+// interval. Each pass is given to passDone. It returns errNoIdle, after one
+// pass, when the server does not support IDLE, and nil when ctx ended.
+// reported tells whether the error returned was given to passDone.
+func (f *Fetcher) idleIMAP(ctx context.Context, acct *config.Account, log *slog.Logger, passDone func(Result, error)) (reported bool, err error) {
+	hard, cancel := f.twoPhase(ctx)
+	defer cancel()
+	f.status.set(acct.Name, StateFetching, time.Time{})
+	p, err := f.openIMAP(ctx, hard, acct, log)
+	if err != nil {
+		err = f.passError(ctx, acct, err)
+		passDone(Result{Account: acct.Name}, err)
+		return true, err
+	}
+	defer p.c.Close()
+	canIdle := p.c.Caps().Has(imap.CapIdle)
+	every := interval(acct)
+	for {
+		f.status.set(acct.Name, StateFetching, time.Time{})
+		err := f.passError(ctx, acct, p.pass(ctx, hard))
+		passDone(p.res, err)
+		if err != nil {
+			return true, err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if !canIdle {
+			logCheck(p.log, p.c.Logout().Wait(), "logout")
+			return false, errNoIdle
+		}
+		f.status.set(acct.Name, StateIdle, time.Now().Add(min(every, maxIdle)))
+		if err := p.idle(ctx, every); err != nil {
+			return false, f.passError(ctx, acct, err)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	logCheck(p.log, p.c.Logout().Wait(), "logout")
+	return false, nil
+}
+
+// dialIMAP connects with the account's security and waits for the greeting.
+func (f *Fetcher) dialIMAP(ctx context.Context, acct *config.Account, log *slog.Logger, opts *imapclient.Options) (*imapclient.Client, *dialed, error) {
+	d, err := f.dial(ctx, acct, log, "imap")
+	if err != nil {
+		return nil, nil, err
+	}
+	// Until the caller binds the client to ctx, closing conn unblocks
+	// STARTTLS and the greeting.
+	stop := context.AfterFunc(ctx, func() { d.conn.Close() })
 	defer stop()
 
-	opts := &imapclient.Options{TLSConfig: tlsConfig}
+	if opts == nil {
+		opts = &imapclient.Options{}
+	}
+	opts.TLSConfig = d.tls
 	var c *imapclient.Client
 	switch acct.Security {
-	case config.SecurityTLS:
-		cfg := tlsConfig.Clone()
-		if cfg.NextProtos == nil {
-			cfg.NextProtos = []string{"imap"}
-		}
-		tconn := tls.Client(conn, cfg)
-		hctx, cancel := context.WithTimeout(ctx, tlsTimeout)
-		err := tconn.HandshakeContext(hctx)
-		cancel()
-		if err != nil {
-			conn.Close()
-			return nil, classifyTLS(fmt.Errorf("tls handshake with %s: %w", addr, err))
-		}
-		c = imapclient.New(tconn, opts)
 	case config.SecuritySTARTTLS:
-		c, err = imapclient.NewStartTLS(conn, opts)
+		c, err = imapclient.NewStartTLS(d.conn, opts)
 		if err != nil {
-			err = fmt.Errorf("starttls with %s: %w", addr, err)
+			d.conn.Close()
+			err = fmt.Errorf("starttls with %s: %w", d.addr, err)
 			var ie *imap.Error
 			if errors.As(err, &ie) {
 				// The server refused STARTTLS: configuration, not network.
-				return nil, permanent(err)
+				return nil, nil, permanent(err)
 			}
-			return nil, classifyTLS(err)
+			return nil, nil, classifyTLS(err)
 		}
 	default:
-		c = imapclient.New(conn, opts)
+		c = imapclient.New(d.conn, opts)
 	}
 	if err := c.WaitGreeting(); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("greeting from %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("greeting from %s: %w", d.addr, err)
 	}
-	return c, nil
-}
-
-// classifyTLS marks certificate verification failures, and a server that does
-// not speak TLS at all, as permanent.
-func classifyTLS(err error) error {
-	var (
-		verr *tls.CertificateVerificationError
-		uerr x509.UnknownAuthorityError
-		herr x509.HostnameError
-		cerr x509.CertificateInvalidError
-		rerr tls.RecordHeaderError
-	)
-	if errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) ||
-		errors.As(err, &cerr) || errors.As(err, &rerr) {
-		return permanent(err)
-	}
-	return err
+	return c, d, nil
 }
 
 // list returns the UIDs and sizes to look at, in ascending UID order.
@@ -356,6 +487,7 @@ func (p *imapPass) message(ctx context.Context, m uidSize) error {
 			return fmt.Errorf("uid %d: %w", m.uid, err)
 		}
 		log.Debug("archived", "size", size)
+		p.f.status.archived(p.acct.Name, size)
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		p.res.Archived++
@@ -387,16 +519,19 @@ func (p *imapPass) pendingCount() int {
 func (p *imapPass) tooLarge(log *slog.Logger, uid imap.UID, size int64) {
 	p.res.TooLarge++
 	level := slog.LevelWarn
-	if _, seen := p.f.tooLarge.LoadOrStore(tooLargeKey{p.acct.Name, p.mailbox, p.validity, uint32(uid)}, true); seen {
+	if _, seen := p.f.tooLarge.LoadOrStore(tooLargeKey{account: p.acct.Name, mailbox: p.mailbox, validity: p.validity, uid: uint32(uid)}, true); seen {
 		level = slog.LevelDebug
 	}
 	log.Log(context.Background(), level, "message larger than max_message_size left on the server",
 		"size", size, "max_message_size", p.max)
 }
 
+// tooLargeKey names a message left on the server for its size: by
+// mailbox, UIDVALIDITY and UID for IMAP, by UIDL for POP3.
 type tooLargeKey struct {
 	account, mailbox string
 	validity, uid    uint32
+	uidl             string
 }
 
 // fetchBody streams BODY.PEEK[] of uid into sp and returns its size. It

@@ -96,7 +96,7 @@ func TestPollWithoutUIDPLUS(t *testing.T) {
 	acct := srv.Account("journal", config.SecuritySTARTTLS)
 
 	// Make sure the server really hides UIDPLUS, or the test proves nothing.
-	c, err := dialIMAP(context.Background(), acct, testLogger(t, nil))
+	c, _, err := New(Options{Sink: &testSink{}}).dialIMAP(context.Background(), acct, testLogger(t, nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestFetchBodyLiteralGuard(t *testing.T) {
 	srv.Deliver(t, srv.User, msg)
 	acct := srv.Account("journal", config.SecurityTLS)
 	f := New(Options{Sink: &testSink{}, TempDir: t.TempDir()})
-	c, err := dialIMAP(context.Background(), acct, f.log)
+	c, _, err := f.dialIMAP(context.Background(), acct, f.log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,8 +361,7 @@ func TestPollPermanentErrors(t *testing.T) {
 		{"unknown user", func(a *config.Account) { a.Username = "nobody-here" }, "AUTHENTICATIONFAILED"},
 		{"missing mailbox", func(a *config.Account) { a.Mailbox = "Journal" }, `select "Journal"`},
 		{"missing ca file", func(a *config.Account) { a.TLSCAFile = "/nonexistent/ca.pem" }, "ca.pem"},
-		{"pop3 not yet", func(a *config.Account) { a.Protocol = config.ProtocolPOP3 }, "not supported"},
-		{"oauth2 not yet", func(a *config.Account) { a.Protocol = config.ProtocolIMAPOAuth2 }, "not supported"},
+		{"unknown protocol", func(a *config.Account) { a.Protocol = 99 }, "not supported"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			acct := srv.Account("journal", config.SecuritySTARTTLS)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -47,6 +48,9 @@ func (f *Fetcher) Import(ctx context.Context, paths []string) (Result, error) {
 	err := f.importPaths(ctx, paths, t)
 	if werr := t.win.wait(); err == nil {
 		err = werr
+	}
+	if pe := (*panicError)(nil); errors.As(err, &pe) {
+		f.log.Error("panic in import", "panic", pe.value, "stack", string(pe.stack))
 	}
 	return t.Result, err
 }

@@ -14,14 +14,17 @@ import (
 )
 
 // Run polls every account at its interval until ctx is done, one goroutine
-// per account, and returns when all of them have stopped.
+// per account, and returns when all of them have stopped. Accounts with
+// idle = true (IMAP) stay connected and wait for new mail with IDLE between
+// passes (see the package documentation).
 //
 // After a pass that failed with a temporary error (network, sink) the account
 // is retried with capped exponential backoff and jitter; after a permanent
 // error (ErrPermanent: authentication, TLS verification, missing mailbox) it
 // is logged at ERROR and retried only every 10 intervals (at most an hour),
 // so the other accounts run on. A panic in a pass is recovered, logged with
-// its stack and treated as a temporary error.
+// its stack and treated as a temporary error. Status reports what each
+// account is doing.
 //
 // onResult, if not nil, is called after every pass; calls are serialised, so
 // it needs no locking of its own.
@@ -35,9 +38,13 @@ func (f *Fetcher) Run(ctx context.Context, accounts []*config.Account, onResult 
 		defer mu.Unlock()
 		onResult(res, err)
 	}
+	f.status.start(accounts)
 	var wg sync.WaitGroup
 	for _, acct := range accounts {
-		wg.Go(func() { f.runAccount(ctx, acct, report) })
+		wg.Go(func() {
+			f.runAccount(ctx, acct, report)
+			f.status.set(acct.Name, StateStopped, time.Time{})
+		})
 	}
 	wg.Wait()
 }
@@ -45,9 +52,48 @@ func (f *Fetcher) Run(ctx context.Context, accounts []*config.Account, onResult 
 func (f *Fetcher) runAccount(ctx context.Context, acct *config.Account, report func(Result, error)) {
 	log := f.log.With("account", acct.Name)
 	every := interval(acct)
+	useIdle := acct.Idle && !acct.IsPOP3()
 	failures := 0
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+
+	// passDone logs and records a pass and returns the wait before the next.
+	passDone := func(res Result, err error) time.Duration {
+		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) && res == (Result{Account: acct.Name}) {
+			return every // stopped before it did anything: not a pass
+		}
+		perm := errors.Is(err, ErrPermanent)
+		if pe := (*panicError)(nil); errors.As(err, &pe) {
+			log.Error("panic in fetch pass", "panic", pe.value, "stack", string(pe.stack))
+		}
+		f.status.passDone(res, err, perm)
+		report(res, err)
+		switch {
+		case err == nil:
+			failures = 0
+			level := slog.LevelDebug
+			if res.Seen > 0 {
+				level = slog.LevelInfo
+			}
+			log.Log(ctx, level, "pass done", "seen", res.Seen, "archived", res.Archived,
+				"deleted", res.Deleted, "too_large", res.TooLarge, "bytes", res.Bytes)
+			return every
+		case ctx.Err() != nil:
+			return every
+		case perm:
+			failures = 0
+			wait := f.permanentWait(every)
+			log.Error("account failed with an error retrying will not fix; check its configuration",
+				"err", err, "retry_in", wait)
+			return wait
+		default:
+			failures++
+			wait := f.backoff(failures, every)
+			log.Warn("pass failed, retrying", "err", err, "failures", failures, "retry_in", wait)
+			return wait
+		}
+	}
+
 	for {
 		select {
 		case <-ctx.Done():
@@ -55,39 +101,54 @@ func (f *Fetcher) runAccount(ctx context.Context, acct *config.Account, report f
 		case <-timer.C:
 		}
 
-		res, err := f.safePoll(ctx, acct, log)
-		if ctx.Err() != nil {
-			// Stopping: a pass cut short by the stop is not a failure.
-			if err == nil || res.Archived > 0 {
-				report(res, nil)
+		var wait time.Duration
+		var err error
+		if useIdle {
+			var reported bool
+			reported, err = f.safeIdle(ctx, acct, log, func(res Result, err error) { wait = passDone(res, err) })
+			switch {
+			case errors.Is(err, errNoIdle):
+				log.Warn("the server does not support IMAP IDLE: polling at the interval instead", "interval", every)
+				useIdle, err = false, nil
+			case err != nil && !reported && ctx.Err() == nil:
+				// The connection ended while waiting for mail (servers
+				// drop long connections): connect again soon.
+				failures++
+				wait = f.backoff(failures, every)
+				log.Info("connection lost while waiting for new mail, reconnecting", "err", err, "retry_in", wait)
 			}
+		} else {
+			f.status.set(acct.Name, StateFetching, time.Time{})
+			var res Result
+			res, err = f.safePoll(ctx, acct, log)
+			wait = passDone(res, err)
+		}
+		if ctx.Err() != nil {
 			return
 		}
-		report(res, err)
-
-		var wait time.Duration
+		state := StateWaiting
 		switch {
-		case err == nil:
-			failures = 0
-			wait = every
-			level := slog.LevelDebug
-			if res.Seen > 0 {
-				level = slog.LevelInfo
-			}
-			log.Log(ctx, level, "pass done", "seen", res.Seen, "archived", res.Archived,
-				"deleted", res.Deleted, "too_large", res.TooLarge, "bytes", res.Bytes)
 		case errors.Is(err, ErrPermanent):
-			failures = 0
-			wait = f.permanentWait(every)
-			log.Error("account failed with an error retrying will not fix; check its configuration",
-				"err", err, "retry_in", wait)
-		default:
-			failures++
-			wait = f.backoff(failures, every)
-			log.Warn("pass failed, retrying", "err", err, "failures", failures, "retry_in", wait)
+			state = StateFailed
+		case err != nil:
+			state = StateRetrying
 		}
+		f.status.set(acct.Name, state, time.Now().Add(wait))
 		timer.Reset(wait)
 	}
+}
+
+// safeIdle is idleIMAP with a panic turned into an error.
+func (f *Fetcher) safeIdle(ctx context.Context, acct *config.Account, log *slog.Logger, passDone func(Result, error)) (reported bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error("panic in fetch pass", "panic", v, "stack", string(debug.Stack()))
+			err = fmt.Errorf("fetch %s: panic: %v", acct.Name, v)
+			passDone(Result{Account: acct.Name}, err)
+			reported = true
+		}
+	}()
+	return f.idleIMAP(ctx, acct, log, passDone)
 }
 
 // safePoll is Poll with a panic turned into an error.

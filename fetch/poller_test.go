@@ -122,11 +122,21 @@ func (s *panicSink) Archive(ctx context.Context, m *Message) error {
 }
 
 // TestRunRecoversPanic: a panic in a pass is reported as an error and the
-// account is retried.
+// account is retried, for IMAP (also with IDLE) and POP3.
 func TestRunRecoversPanic(t *testing.T) {
 	srv := dovecottest.Start(t, dovecottest.Options{})
+	for _, acct := range []*config.Account{
+		srv.Account("journal", config.SecuritySTARTTLS),
+		srv.Account("idle", config.SecuritySTARTTLS),
+		srv.POP3Account("pop", config.SecuritySTARTTLS),
+	} {
+		acct.Idle = acct.Name == "idle"
+		t.Run(acct.Name, func(t *testing.T) { testRunRecoversPanic(t, srv, acct) })
+	}
+}
+
+func testRunRecoversPanic(t *testing.T, srv *dovecottest.Server, acct *config.Account) {
 	srv.Deliver(t, srv.User, corpusMessages(t, 1)[0])
-	acct := srv.Account("journal", config.SecuritySTARTTLS)
 	acct.Interval = config.Duration(20 * time.Millisecond)
 
 	sink := &panicSink{}
@@ -173,6 +183,58 @@ func TestBackoff(t *testing.T) {
 	} {
 		if got := f.permanentWait(every); got != want {
 			t.Errorf("permanentWait(%v) = %v; want %v", every, got, want)
+		}
+	}
+}
+
+// TestRunStatus checks what Status reports for a working and a failing
+// account.
+func TestRunStatus(t *testing.T) {
+	srv := dovecottest.Start(t, dovecottest.Options{})
+	msgs := corpusMessages(t, 3)
+	big := bigMessage(200 << 10)
+	for _, m := range msgs {
+		srv.Deliver(t, srv.User, m)
+	}
+	srv.Deliver(t, srv.User, big)
+	good := srv.POP3Account("good", config.SecurityTLS)
+	good.Interval = config.Duration(time.Hour)
+	good.MaxMessageSize = 100 << 10
+	bad := srv.Account("bad", config.SecuritySTARTTLS)
+	bad.Password = config.NewSecret("wrong-secret")
+	bad.Interval = config.Duration(time.Hour)
+
+	f := New(Options{Sink: &testSink{}, Logger: testLogger(t, nil)})
+	if got := f.Status(); len(got) != 0 {
+		t.Fatalf("Status before Run = %v; want none", got)
+	}
+	r := startRun(t, f, good, bad)
+	waitFor(t, 10*time.Second, "a pass of each account", func() bool {
+		return statusOf(f, "good").Passes == 1 && statusOf(f, "bad").Passes == 1 &&
+			statusOf(f, "good").State == StateWaiting && statusOf(f, "bad").State == StateFailed
+	})
+	list := f.Status()
+	if len(list) != 2 || list[0].Account != "good" || list[1].Account != "bad" {
+		t.Fatalf("Status = %+v; want good, bad in configuration order", list)
+	}
+	g, b := list[0], list[1]
+	var total int64
+	for _, m := range msgs {
+		total += int64(len(pop3Served(m)))
+	}
+	if g.Protocol != "pop3" || g.Server != good.Server || g.Messages != 3 || g.Bytes != total || g.Deleted != 3 ||
+		g.TooLarge != 1 || g.LastSuccess.IsZero() || g.LastError != "" || g.Failures != 0 ||
+		time.Until(g.NextPass) < 59*time.Minute {
+		t.Errorf("good: %+v", g)
+	}
+	if !b.Permanent || !strings.Contains(b.LastError, "AUTHENTICATIONFAILED") || b.LastErrorAt.IsZero() ||
+		!b.LastSuccess.IsZero() || b.Failures != 1 || b.NextPass.IsZero() || strings.Contains(b.LastError, "wrong-secret") {
+		t.Errorf("bad: %+v", b)
+	}
+	r.stop()
+	for _, s := range f.Status() {
+		if s.State != StateStopped {
+			t.Errorf("%s: state %s after Run; want stopped", s.Account, s.State)
 		}
 	}
 }

@@ -78,11 +78,20 @@ func (w *window) run(fn func() error) {
 	}()
 }
 
+// panicError is a panic recovered in a window call. Its text is one line;
+// Run logs the stack.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
+
 // protect turns a panic in fn into an error.
 func protect(fn func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+			err = &panicError{value: r, stack: debug.Stack()}
 		}
 	}()
 	return fn()

@@ -122,7 +122,7 @@ func TestCorpus(t *testing.T) {
 		t.Errorf("Watermark() = %d; want %d", wm, len(msgs))
 	}
 	var diskSize int64
-	filepath.WalkDir(ix.dir, func(_ string, d fs.DirEntry, err error) error {
+	filepath.WalkDir(ix.Dir(), func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			if fi, err := d.Info(); err == nil {
 				diskSize += fi.Size()
@@ -136,7 +136,7 @@ func TestCorpus(t *testing.T) {
 
 	// A few searches over real mail must find something.
 	for _, q := range []string{"subject:test", "from:example.com", "body:the", "attachment:pdf"} {
-		res, err := ix.Search(context.Background(), q, 5)
+		res, err := ix.Search(context.Background(), Query{Text: q, Scope: all, Limit: 5})
 		if err != nil {
 			t.Errorf("Search(%q) = %v", q, err)
 			continue

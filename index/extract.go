@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -30,6 +31,11 @@ const (
 	maxNames       = 100     // attachment names kept per message
 	maxNameLen     = 255     // bytes kept per attachment name
 	maxHeaderBytes = 1 << 20 // header bytes read per message (and embedded message)
+
+	maxAttText       = 4 << 20          // attachment text bytes kept per message
+	maxAttInput      = 32 << 20         // decoded bytes of an attachment read for its text
+	maxExtractTime   = 30 * time.Second // attachment extraction per message
+	maxAttachmentRun = 10 * time.Second // one attachment (a pdftotext run)
 )
 
 var (
@@ -40,8 +46,10 @@ var (
 
 // extracted is the searchable content of a message body.
 type extracted struct {
-	Text  string   // text of the text/plain and text/html parts, white space collapsed
-	Names []string // attachment file names
+	Text          string   // text of the text/plain and text/html parts, white space collapsed
+	AttText       string   // text of the attachments, white space collapsed
+	Names         []string // file names of parts
+	HasAttachment bool     // a part is an attachment (see isAttachment)
 }
 
 // extract reads a whole message (header and body) from r and returns its
@@ -49,18 +57,23 @@ type extracted struct {
 // above, not by the message size. On malformed input it returns what it could
 // read together with the first problem it met; the result is usable either way.
 func extract(r io.Reader) (extracted, error) {
-	x := &extractor{}
+	x := &extractor{deadline: time.Now().Add(maxExtractTime)}
 	x.text.total = maxText
+	x.att.total = maxAttText
 	x.message(r, 0, "text/plain", false)
 	x.text.endPart()
-	return extracted{Text: x.text.String(), Names: x.names}, x.err
+	x.att.endPart()
+	return extracted{Text: x.text.String(), AttText: x.att.String(), Names: x.names, HasAttachment: x.hasAtt}, x.err
 }
 
 type extractor struct {
-	text  textSink
-	names []string
-	parts int
-	err   error
+	text     textSink // body text
+	att      textSink // attachment text
+	names    []string
+	hasAtt   bool
+	parts    int
+	deadline time.Time // for the text of attachments
+	err      error
 }
 
 // fail records the first problem met. Its text is cut, as it may quote a
@@ -123,10 +136,16 @@ func (x *extractor) entity(h *textproto.Header, body io.Reader, depth int, defau
 		h.Set("Content-Type", mt)
 	}
 	disp, dparams := mediaType(h.Get("Content-Disposition"))
-	if name := dparams["filename"]; name != "" {
+	name := dparams["filename"]
+	if name == "" {
+		name = params["name"]
+	}
+	if name != "" {
 		x.addName(name)
-	} else if name := params["name"]; name != "" {
-		x.addName(name)
+	}
+	attachment := isAttachment(mt, disp, name)
+	if attachment || (depth > 0 && (mt == "message/rfc822" || mt == "message/global")) {
+		x.hasAtt = true
 	}
 
 	switch {
@@ -139,10 +158,13 @@ func (x *extractor) entity(h *textproto.Header, body io.Reader, depth int, defau
 		if mt == "multipart/digest" {
 			childType = "message/rfc822" // RFC 2046 section 5.1.5
 		}
-		// All alternatives of a multipart/alternative are indexed:
-		// a text/plain "view this in a browser" stub must not hide
-		// the HTML, and as the words are mostly the same the index
-		// barely grows.
+		// Of a multipart/alternative only the alternative with the
+		// most text is indexed: the same words twice would double
+		// the positions kept for phrases, and a text/plain "view
+		// this in a browser" stub must not hide the HTML. Names and
+		// attachments of every alternative are kept.
+		alt := mt == "multipart/alternative"
+		var best string
 		sp := newPartSplitter(body, params["boundary"])
 		for x.parts <= maxParts {
 			p, err := sp.next()
@@ -152,7 +174,23 @@ func (x *extractor) entity(h *textproto.Header, body io.Reader, depth int, defau
 				x.fail(err)
 				break
 			}
+			if !alt {
+				x.message(p, depth+1, childType, false)
+				continue
+			}
+			main := x.text
+			x.text = textSink{total: main.total}
 			x.message(p, depth+1, childType, false)
+			x.text.endPart()
+			if x.text.Len() > len(best) {
+				best = x.text.String()
+			}
+			x.text = main
+		}
+		if best != "" {
+			x.text.startPart(len(best) + 1)
+			x.text.write([]byte(best))
+			x.text.endPart()
 		}
 
 	case mt == "message/rfc822" || mt == "message/global":
@@ -162,10 +200,10 @@ func (x *extractor) entity(h *textproto.Header, body io.Reader, depth int, defau
 		}
 		x.message(x.decode(h, body), depth+1, "text/plain", true)
 
+	case attachment:
+		x.attachment(h, body, mt, name)
+
 	case mt == "text/plain" || mt == "text/html":
-		if disp == "attachment" {
-			return
-		}
 		if _, _, err := mime.ParseMediaType(h.Get("Content-Type")); err != nil && h.Get("Content-Type") != "" {
 			// go-message would not see the charset of a header
 			// it cannot parse: give it the one we could read.

@@ -3,6 +3,7 @@ package index
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -294,13 +295,25 @@ func FuzzExtract(f *testing.F) {
 	})
 }
 
-// FuzzParseQuery checks that no query string makes the parser panic.
+// FuzzParseQuery checks that no query string makes the parser panic, and
+// that every error is a QueryError pointing into the query.
 func FuzzParseQuery(f *testing.F) {
-	for _, s := range []string{"a", `from:"x y" +date:>="2024-01-01"`, "size:>5 -b", "/re.*/", "a~2^3"} {
+	for _, s := range []string{"a", `from:"x y" -(a OR b)`, "larger:5MB -b", "after:2024-01 before:2024/02/03",
+		"from:(anna OR bob) has:attachment", `"unterminated`, "a OR", "id:0123abcd*", "Re: x", "(((a)))"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		parseQuery(s)
+		_, err := parseQuery(s, nil)
+		if err == nil {
+			return
+		}
+		var qe *QueryError
+		if !errors.As(err, &qe) {
+			t.Fatalf("parseQuery(%q) = %v; want a *QueryError", s, err)
+		}
+		if qe.Column < 1 || qe.Column > utf8.RuneCountInString(s)+1 || qe.Msg == "" {
+			t.Fatalf("parseQuery(%q): column %d of %d characters, message %q", s, qe.Column, utf8.RuneCountInString(s), qe.Msg)
+		}
 	})
 }
 

@@ -7,7 +7,9 @@ import (
 // IDs calls fn with the ID of every document in the index, in no
 // particular order, and stops at the first error fn returns.
 func (ix *Index) IDs(fn func(id string) error) error {
-	adv, err := ix.idx.Advanced()
+	g, release := ix.current()
+	defer release()
+	adv, err := g.idx.Advanced()
 	if err != nil {
 		return fmt.Errorf("index ids: %w", err)
 	}

@@ -4,13 +4,16 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -23,10 +26,19 @@ import (
 // directory and rebuild it from the archive.
 var ErrSchema = errors.New("index schema changed, rebuild needed")
 
+// ErrRebuilding is returned by StartRebuild while another rebuild runs.
+var ErrRebuilding = errors.New("index rebuild already running")
+
 // Internal (non-document) keys stored in the index.
 var (
 	keyWatermark = []byte("jarchive.watermark") // 8 bytes, big endian
 	keySchema    = []byte("jarchive.schema")    // schemaVersion
+)
+
+// Files and directories of the index directory; see doc.go.
+const (
+	currentFile = "CURRENT"
+	genPrefix   = "gen-"
 )
 
 // boltTimeout bounds the wait for the index lock, so a second process gets an
@@ -36,15 +48,20 @@ const boltTimeout = "2s"
 // Document is what the archive knows about one message; Body is the original
 // message bytes.
 type Document struct {
-	ID       string    // hex SHA-256 of the original message (64 chars); the bleve doc ID
-	Date     time.Time // Date header (zero if missing/unparseable)
-	From     []string  // "Display Name <addr>" or bare addresses, as in the headers
-	To, Cc   []string
-	Rcpt     []string // envelope recipients (journal report), bare addresses
-	Sender   string   // envelope sender
-	Subject  string   // decoded
-	Size     int64
-	Accounts []string    // account names the message came from
+	ID        string    // hex SHA-256 of the original message (64 chars); the bleve doc ID
+	Date      time.Time // Date header; zero if missing (sorts last, see doc.go)
+	From      []string  // "Display Name <addr>" or bare addresses, as in the headers
+	To, Cc    []string
+	Bcc       []string // envelope Bcc recipients (journal report), bare addresses
+	Rcpt      []string // all envelope recipients, bare addresses
+	Sender    string   // envelope sender
+	Subject   string   // decoded
+	MessageID string   // Message-ID, with or without angle brackets
+	Size      int64
+	Accounts  []string // account names the message came from
+	// Owners are the normalised addresses of the users who may see the
+	// message; Search with a Scope of owners returns only theirs.
+	Owners   []string
 	Body     io.ReaderAt // original message; nil = headers only
 	BodySize int64
 }
@@ -52,54 +69,183 @@ type Document struct {
 // Index is the full-text index. Its methods are safe for concurrent use; a
 // Batch is not.
 type Index struct {
-	idx    bleve.Index
 	dir    string
 	logger *slog.Logger
+
+	// mu guards cur. Searches hold it for reading while they run, so a
+	// rebuilt generation is swapped in only between searches.
+	mu      sync.RWMutex
+	cur     *generation // after Close, the closed one: its methods fail
+	rebuild *Rebuild    // running rebuild, or nil
+	closed  bool
+}
+
+// generation is one bleve index in a gen-NNNNNN directory.
+type generation struct {
+	name string
+	dir  string
+	idx  bleve.Index
 }
 
 // Open opens the index in dir, creating it with the mapping of this package
-// when dir does not exist or is empty. A nil logger discards.
+// when dir does not exist or is empty. Leftovers of an interrupted rebuild
+// are removed. A nil logger discards.
 func Open(dir string, logger *slog.Logger) (*Index, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	_, err := os.Stat(filepath.Join(dir, "index_meta.json"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return create(dir, logger)
-	} else if err != nil {
+	ix := &Index{dir: dir, logger: logger}
+	if _, err := os.Stat(filepath.Join(dir, "index_meta.json")); err == nil {
+		// The layout of schema jarchive-index-1: the bleve index
+		// directly in dir.
+		return nil, fmt.Errorf("open index %s: schema %q, want %q: %w", dir, "jarchive-index-1", schemaVersion, ErrSchema)
+	}
+	cur, err := os.ReadFile(filepath.Join(dir, currentFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return ix, ix.create()
+	case err != nil:
 		return nil, fmt.Errorf("open index: %w", err)
 	}
+	name := strings.TrimSpace(string(cur))
+	if _, ok := genNumber(name); !ok {
+		return nil, fmt.Errorf("open index %s: %s names %q, not a generation", dir, currentFile, name)
+	}
+	if _, err := os.Stat(filepath.Join(dir, name, "index_meta.json")); err != nil {
+		return nil, fmt.Errorf("open index %s: %s names %s, which is missing: %w", dir, currentFile, name, ErrSchema)
+	}
+	g, err := openGeneration(filepath.Join(dir, name))
+	if err != nil {
+		return nil, err
+	}
+	ix.cur = g
+	ix.removeGenerations(name)
+	n, _ := g.idx.DocCount()
+	wm, _ := ix.Watermark()
+	logger.Debug("index opened", "dir", g.dir, "docs", n, "watermark", wm)
+	return ix, nil
+}
+
+// create makes a new index in an empty (or missing) dir: generation 1, then
+// CURRENT naming it. A crash before CURRENT leaves generations without
+// CURRENT, which the next Open removes.
+func (ix *Index) create() error {
+	entries, err := os.ReadDir(ix.dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("create index: %w", err)
+	}
+	for _, e := range entries {
+		if _, ok := genNumber(e.Name()); !ok && e.Name() != currentFile+".tmp" {
+			return fmt.Errorf("create index %s: directory is not empty and holds no index", ix.dir)
+		}
+	}
+	ix.removeGenerations("")
+	if err := os.MkdirAll(ix.dir, 0o750); err != nil {
+		return fmt.Errorf("create index: %w", err)
+	}
+	name := genName(1)
+	g, err := createGeneration(filepath.Join(ix.dir, name))
+	if err != nil {
+		return err
+	}
+	if err := ix.setCurrent(name); err != nil {
+		g.close()
+		return err
+	}
+	ix.cur = g
+	ix.logger.Info("index created", "dir", g.dir)
+	return nil
+}
+
+func genName(n int) string { return fmt.Sprintf("%s%06d", genPrefix, n) }
+
+func genNumber(name string) (int, bool) {
+	s, ok := strings.CutPrefix(name, genPrefix)
+	if !ok || len(s) != 6 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n > 0
+}
+
+// removeGenerations removes every generation but keep, and a CURRENT.tmp.
+func (ix *Index) removeGenerations(keep string) {
+	entries, _ := os.ReadDir(ix.dir)
+	for _, e := range entries {
+		name := e.Name()
+		if _, ok := genNumber(name); (ok && name != keep) || name == currentFile+".tmp" {
+			if err := os.RemoveAll(filepath.Join(ix.dir, name)); err != nil {
+				ix.logger.Warn("index: remove old generation", "dir", name, "err", err)
+			} else {
+				ix.logger.Info("index: removed old generation", "dir", filepath.Join(ix.dir, name))
+			}
+		}
+	}
+}
+
+// setCurrent points CURRENT at the generation name, atomically and durably:
+// temp file, fsync, rename, fsync of the directory.
+func (ix *Index) setCurrent(name string) error {
+	tmp := filepath.Join(ix.dir, currentFile+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	_, err = f.WriteString(name + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(ix.dir, currentFile))
+	}
+	if err == nil {
+		err = syncDir(ix.dir)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("index: switch to %s: %w", name, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func openGeneration(dir string) (*generation, error) {
 	idx, err := bleve.OpenUsing(dir, map[string]any{"bolt_timeout": boltTimeout})
 	if errors.Is(err, bbolt.ErrTimeout) {
 		return nil, fmt.Errorf("open index %s: locked by another process: %w", dir, err)
 	} else if err != nil {
-		return nil, fmt.Errorf("open index %s: %w", dir, err)
+		return nil, fmt.Errorf("open index %s: %w (the index is derived data: remove %s and it is rebuilt from the archive)", dir, err, filepath.Dir(dir))
 	}
-	ix := &Index{idx: idx, dir: dir, logger: logger}
+	g := &generation{name: filepath.Base(dir), dir: dir, idx: idx}
 	schema, err := idx.GetInternal(keySchema)
 	if err != nil {
-		ix.Close()
+		g.close()
 		return nil, fmt.Errorf("open index %s: read schema: %w", dir, err)
 	}
 	if string(schema) != schemaVersion {
-		ix.Close()
+		g.close()
 		return nil, fmt.Errorf("open index %s: schema %q, want %q: %w", dir, schema, schemaVersion, ErrSchema)
 	}
-	n, _ := idx.DocCount()
-	wm, _ := ix.Watermark()
-	logger.Debug("index opened", "dir", dir, "docs", n, "watermark", wm)
-	return ix, nil
+	return g, nil
 }
 
-func create(dir string, logger *slog.Logger) (*Index, error) {
-	entries, err := os.ReadDir(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return nil, fmt.Errorf("create index: %w", err)
-	case len(entries) > 0:
-		return nil, fmt.Errorf("create index %s: directory is not empty and holds no index", dir)
-	}
+func createGeneration(dir string) (*generation, error) {
 	m, err := newMapping()
 	if err != nil {
 		return nil, fmt.Errorf("create index %s: mapping: %w", dir, err)
@@ -108,29 +254,23 @@ func create(dir string, logger *slog.Logger) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create index %s: %w", dir, err)
 	}
-	ix := &Index{idx: idx, dir: dir, logger: logger}
-	// A crash before this leaves an index without schema, which the next
-	// Open rejects with ErrSchema: a rebuild of nothing.
+	g := &generation{name: filepath.Base(dir), dir: dir, idx: idx}
 	if err := idx.SetInternal(keySchema, []byte(schemaVersion)); err != nil {
-		ix.Close()
+		g.close()
 		return nil, fmt.Errorf("create index %s: %w", dir, err)
 	}
-	logger.Info("index created", "dir", dir)
-	return ix, nil
+	return g, nil
 }
 
-// Close closes the index.
-func (ix *Index) Close() error {
-	if err := ix.idx.Close(); err != nil {
-		return fmt.Errorf("close index %s: %w", ix.dir, err)
+func (g *generation) close() error {
+	if err := g.idx.Close(); err != nil {
+		return fmt.Errorf("close index %s: %w", g.dir, err)
 	}
 	return nil
 }
 
-// Watermark returns the watermark of the last committed batch, 0 for a new
-// index.
-func (ix *Index) Watermark() (uint64, error) {
-	v, err := ix.idx.GetInternal(keyWatermark)
+func (g *generation) watermark() (uint64, error) {
+	v, err := g.idx.GetInternal(keyWatermark)
 	if err != nil {
 		return 0, fmt.Errorf("index watermark: %w", err)
 	}
@@ -143,9 +283,49 @@ func (ix *Index) Watermark() (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
+// current returns the live generation and a function to release it. Swap
+// waits for every release.
+func (ix *Index) current() (*generation, func()) {
+	ix.mu.RLock()
+	return ix.cur, ix.mu.RUnlock
+}
+
+// Close closes the index, and a rebuild that was neither finished nor
+// aborted (its directory is removed at the next Open).
+func (ix *Index) Close() error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.closed {
+		return nil
+	}
+	ix.closed = true
+	if r := ix.rebuild; r != nil {
+		ix.rebuild = nil
+		r.g.close()
+	}
+	return ix.cur.close()
+}
+
+// Dir returns the directory of the live generation.
+func (ix *Index) Dir() string {
+	g, release := ix.current()
+	defer release()
+	return g.dir
+}
+
+// Watermark returns the watermark of the last committed batch, 0 for a new
+// index.
+func (ix *Index) Watermark() (uint64, error) {
+	g, release := ix.current()
+	defer release()
+	return g.watermark()
+}
+
 // Count returns the number of documents in the index.
 func (ix *Index) Count() (uint64, error) {
-	n, err := ix.idx.DocCount()
+	g, release := ix.current()
+	defer release()
+	n, err := g.idx.DocCount()
 	if err != nil {
 		return 0, fmt.Errorf("index count: %w", err)
 	}
@@ -155,14 +335,19 @@ func (ix *Index) Count() (uint64, error) {
 // Batch is a set of documents added to the index in one Commit. A batch is
 // not safe for concurrent use.
 type Batch struct {
-	ix *Index
-	b  *bleve.Batch
+	g      *generation
+	logger *slog.Logger
+	b      *bleve.Batch
 }
 
-// Batch returns an empty batch. Callers commit it every few hundred
-// documents or when Bytes passes a few tens of MiB, whichever comes first.
+// Batch returns an empty batch for the live index. Callers commit it every
+// few hundred documents or when Bytes passes a few tens of MiB, whichever
+// comes first. A batch must not be in use while a rebuild is finished (the
+// caller serialises the two).
 func (ix *Index) Batch() *Batch {
-	return &Batch{ix: ix, b: ix.idx.NewBatch()}
+	g, release := ix.current()
+	defer release()
+	return &Batch{g: g, logger: ix.logger, b: g.idx.NewBatch()}
 }
 
 // Add extracts the text of d and adds it to the batch, replacing an earlier
@@ -194,14 +379,19 @@ func (b *Batch) Add(d *Document) error {
 	addStrings(fieldFrom, d.From)
 	addStrings(fieldTo, d.To)
 	addStrings(fieldCc, d.Cc)
+	addStrings(fieldBcc, d.Bcc)
 	addStrings(fieldRcpt, d.Rcpt)
 	addStrings(fieldSender, []string{d.Sender})
 	addStrings(fieldSubject, []string{d.Subject})
 	addStrings(fieldAccount, d.Accounts)
-	if !d.Date.IsZero() {
-		fields[fieldDate] = d.Date
+	addStrings(fieldOwner, d.Owners)
+	if id := normMsgID(d.MessageID); id != "" {
+		fields[fieldMsgID] = id
 	}
-	fields[fieldSize] = float64(d.Size)
+	date := sortDate(d.Date, d.ID)
+	fields[fieldDate] = quarterHours(date)
+	fields[fieldOrder] = orderKey(date)
+	fields[fieldSize] = sizeKB(d.Size)
 	if d.Body != nil {
 		size := d.BodySize
 		if size <= 0 {
@@ -209,19 +399,78 @@ func (b *Batch) Add(d *Document) error {
 		}
 		ex, err := safeExtract(io.NewSectionReader(d.Body, 0, size))
 		if err != nil {
-			b.ix.logger.Debug("index: message partly extracted", "sha256", d.ID, "err", err)
+			b.logger.Debug("index: message partly extracted", "sha256", d.ID, "err", err)
 		}
 		if ex.Text != "" {
 			fields[fieldBody] = ex.Text
 		}
+		if ex.AttText != "" {
+			fields[fieldAttText] = ex.AttText
+		}
 		if len(ex.Names) > 0 {
-			fields[fieldAttachment] = ex.Names
+			fields[fieldFilename] = ex.Names
+		}
+		if ex.HasAttachment {
+			fields[fieldHas] = hasAttachment
 		}
 	}
 	if err := b.b.Index(d.ID, fields); err != nil {
 		return fmt.Errorf("index add %s: %w", d.ID, err)
 	}
 	return nil
+}
+
+// Dates outside [minDate, maxDate] are clamped; a missing date is minDate.
+var (
+	minDate = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxDate = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// sortDate is the value of the date field: the date to the second, plus a
+// fraction of a second taken from the ID. Dates of mail have whole seconds,
+// so the fraction changes no day and no range, but it orders messages of the
+// same second, which makes date the unique sort key that paging after a hit
+// needs (a tie-break on the ID would load the ID of every hit). Two messages
+// of the same second get the same value once in 10^9 pairs.
+func sortDate(t time.Time, id string) time.Time {
+	switch {
+	case t.IsZero() || t.Before(minDate):
+		t = minDate
+	case t.After(maxDate):
+		t = maxDate
+	}
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	frac := h.Sum64() % 1_000_000_000
+	return t.Truncate(time.Second).Add(time.Duration(frac)).UTC()
+}
+
+// quarterHours is the value of the date field: t in quarter hours since
+// 1970. Every time zone's midnight falls on a quarter hour, so after: and
+// before: are exact, and the coarse values keep the numeric terms few.
+func quarterHours(t time.Time) float64 {
+	return math.Floor(float64(t.Unix()) / 900)
+}
+
+// sizeKB is the value of the size field: whole kB (1,000 bytes). Sizes in
+// bytes are nearly unique, and each distinct number costs bleve 16 terms.
+func sizeKB(n int64) float64 {
+	return float64(max(n, 0) / 1000)
+}
+
+// orderKey is the value of the order field: t (a sortDate) in nanoseconds
+// since minDate, as 16 hex digits, which sort as the times do.
+func orderKey(t time.Time) string {
+	return fmt.Sprintf("%016x", uint64(t.Sub(minDate)))
+}
+
+// normMsgID is the form of a Message-ID in the msgid field: without angle
+// brackets and white space (the keyword analyzer lower-cases it).
+func normMsgID(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "<")
+	s = strings.TrimSuffix(s, ">")
+	return strings.TrimSpace(s)
 }
 
 // safeExtract is extract with a last line of defence: a panic in a decoder
@@ -269,9 +518,92 @@ func (b *Batch) Commit(watermark uint64) error {
 	binary.BigEndian.PutUint64(v[:], watermark)
 	b.b.SetInternal(keyWatermark, v[:])
 	start := time.Now()
-	if err := b.ix.idx.Batch(b.b); err != nil {
+	if err := b.g.idx.Batch(b.b); err != nil {
 		return fmt.Errorf("index commit of %d documents: %w", n, err)
 	}
-	b.ix.logger.Debug("index batch committed", "docs", n, "watermark", watermark, "took", time.Since(start))
+	b.logger.Debug("index batch committed", "generation", b.g.name, "docs", n, "watermark", watermark, "took", time.Since(start))
 	return nil
+}
+
+// Rebuild is a new generation of the index, built beside the live one
+// while that one goes on answering searches and taking batches. Finish swaps
+// it in; Abort drops it.
+type Rebuild struct {
+	ix *Index
+	g  *generation
+}
+
+// StartRebuild creates an empty generation to rebuild the index into. Only
+// one rebuild runs at a time.
+func (ix *Index) StartRebuild() (*Rebuild, error) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.closed {
+		return nil, errors.New("index rebuild: index is closed")
+	}
+	if ix.rebuild != nil {
+		return nil, ErrRebuilding
+	}
+	n, _ := genNumber(ix.cur.name)
+	g, err := createGeneration(filepath.Join(ix.dir, genName(n+1)))
+	if err != nil {
+		return nil, fmt.Errorf("index rebuild: %w", err)
+	}
+	r := &Rebuild{ix: ix, g: g}
+	ix.rebuild = r
+	ix.logger.Info("index rebuild started", "dir", g.dir)
+	return r, nil
+}
+
+// Batch returns an empty batch for the new generation.
+func (r *Rebuild) Batch() *Batch {
+	return &Batch{g: r.g, logger: r.ix.logger, b: r.g.idx.NewBatch()}
+}
+
+// Watermark returns the watermark of the new generation.
+func (r *Rebuild) Watermark() (uint64, error) { return r.g.watermark() }
+
+// Abort closes and removes the new generation.
+func (r *Rebuild) Abort() error {
+	ix := r.ix
+	ix.mu.Lock()
+	if ix.rebuild != r {
+		ix.mu.Unlock()
+		return nil // finished, aborted or closed already
+	}
+	ix.rebuild = nil
+	ix.mu.Unlock()
+	err := r.g.close()
+	if rerr := os.RemoveAll(r.g.dir); err == nil && rerr != nil {
+		err = fmt.Errorf("index rebuild: %w", rerr)
+	}
+	ix.logger.Info("index rebuild aborted", "dir", r.g.dir)
+	return err
+}
+
+// Finish makes the new generation the live index: CURRENT is switched
+// atomically, searches that run go on with the old generation and later
+// ones use the new, and the old generation is closed and removed. The
+// caller must not fill or commit a batch of the live index meanwhile.
+func (r *Rebuild) Finish() error {
+	ix := r.ix
+	ix.mu.Lock()
+	if ix.rebuild != r {
+		ix.mu.Unlock()
+		return errors.New("index rebuild: finished, aborted or closed already")
+	}
+	if err := ix.setCurrent(r.g.name); err != nil {
+		ix.mu.Unlock()
+		return err
+	}
+	old := ix.cur
+	ix.cur, ix.rebuild = r.g, nil
+	ix.mu.Unlock()
+
+	err := old.close()
+	if rerr := os.RemoveAll(old.dir); err == nil && rerr != nil {
+		err = fmt.Errorf("index: remove old generation: %w", rerr)
+	}
+	ix.logger.Info("index rebuild finished", "dir", r.g.dir, "removed", old.dir)
+	return err
 }

@@ -2,11 +2,11 @@ package index
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp/syntax"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -14,216 +14,182 @@ import (
 	"github.com/blevesearch/bleve/v2/search/query"
 )
 
-// ErrQuery is wrapped by the errors of Search for a query that cannot be
-// parsed or does not fit the mapping: the user's mistake, not the index's.
-var ErrQuery = errors.New("bad query")
+// ErrScope is returned by Search for a query without a scope: neither all
+// messages (an auditor) nor the messages of some owners.
+var ErrScope = errors.New("search without a scope: set Scope.All or Scope.Owners")
 
 // Search limits.
 const (
-	defaultLimit = 50
-	maxLimit     = 10000
-	maxFuzziness = 2 // bleve's limit
+	DefaultLimit = 50
+	MaxLimit     = 1000
 )
+
+// Sort is the order of search results.
+type Sort int
+
+const (
+	// SortDate is newest first; messages without a date last.
+	SortDate Sort = iota
+	// SortRelevance is best match first (BM25 as bleve scores it), then
+	// newest first.
+	SortRelevance
+)
+
+// Scope says whose messages a search may return. It is applied by Search,
+// outside the query text, so no query can widen it.
+type Scope struct {
+	// All: every message, for auditors.
+	All bool
+	// Owners: only the messages of these owners (addresses, normalised by
+	// Search as the indexed Document.Owners are).
+	Owners []string
+}
+
+// Query is one search request.
+type Query struct {
+	// Text in the query language of doc.go; "" matches every message.
+	Text  string
+	Scope Scope
+	Sort  Sort
+	// Limit is the number of hits of a page: DefaultLimit for 0, at most
+	// MaxLimit.
+	Limit int
+	// After is the Next of the previous page's Result; "" for the first
+	// page. A page after costs what the first costs, however deep.
+	After string
+	// Location is the time zone of after: and before: dates; nil is UTC.
+	Location *time.Location
+}
 
 // Hit is one matching message.
 type Hit struct {
-	ID    string // hex SHA-256, the archive key
-	Score float64
+	ID    string  // hex SHA-256, the archive key
+	Score float64 // for SortRelevance; 0 otherwise
 }
 
 // Result of a search.
 type Result struct {
-	Total uint64 // number of matching messages; Hits holds at most limit of them
+	Total uint64 // number of matching messages; Hits holds at most Limit of them
 	Hits  []Hit
-	Took  time.Duration
+	// Next is the cursor of the next page (for Query.After), "" when this
+	// page is the last.
+	Next string
+	Took time.Duration
 }
 
-// Search runs a query in bleve's query-string syntax (see doc.go) and returns
-// up to limit hits (default 50 for limit <= 0, at most 10000), newest first,
-// then by score. Messages without a date come last. The empty query matches
-// every message.
-func (ix *Index) Search(ctx context.Context, q string, limit int) (res *Result, err error) {
+// Search runs q. Errors of the query text are *QueryError (wrapping
+// ErrQuery) with the position of the problem.
+func (ix *Index) Search(ctx context.Context, q Query) (res *Result, err error) {
 	defer func() {
 		// A query must never take the daemon down.
 		if p := recover(); p != nil {
-			res, err = nil, fmt.Errorf("search %q: panic: %v", q, p)
+			res, err = nil, fmt.Errorf("search %q: panic: %v", q.Text, p)
 		}
 	}()
-	qq, err := parseQuery(q)
+	if !q.Scope.All && len(q.Scope.Owners) == 0 {
+		return nil, ErrScope
+	}
+	bq, err := parseQuery(q.Text, q.Location)
 	if err != nil {
 		return nil, err
 	}
+	if !q.Scope.All {
+		owners := sortedOwners(q.Scope.Owners)
+		if len(owners) == 0 {
+			return nil, ErrScope
+		}
+		qs := make([]query.Query, len(owners))
+		for i, o := range owners {
+			qs[i] = keywordQuery(fieldOwner, o, false)
+		}
+		b := query.NewBooleanQuery([]query.Query{bq}, nil, nil)
+		b.AddFilter(query.NewDisjunctionQuery(qs))
+		bq = b
+	}
+	limit := q.Limit
 	if limit <= 0 {
-		limit = defaultLimit
+		limit = DefaultLimit
 	}
-	limit = min(limit, maxLimit)
-	req := bleve.NewSearchRequestOptions(qq, limit, 0, false)
-	req.SortByCustom(search.SortOrder{
-		&search.SortField{Field: fieldDate, Desc: true, Type: search.SortFieldAsDate, Missing: search.SortFieldMissingLast},
-		&search.SortScore{Desc: true},
-	})
-	sr, err := ix.idx.SearchInContext(ctx, req)
+	limit = min(limit, MaxLimit)
+	// One more than asked tells whether there is a next page.
+	req := bleve.NewSearchRequestOptions(bq, limit+1, 0, false)
+	byDate := &search.SortField{Field: fieldOrder, Desc: true, Type: search.SortFieldAsString, Missing: search.SortFieldMissingLast}
+	switch q.Sort {
+	case SortDate:
+		req.SortByCustom(search.SortOrder{byDate})
+		req.Score = bleve.ScoreNone
+	case SortRelevance:
+		req.SortByCustom(search.SortOrder{&search.SortScore{Desc: true}, byDate})
+	default:
+		return nil, fmt.Errorf("search: unknown sort %d", q.Sort)
+	}
+	if q.After != "" {
+		after, err := decodeCursor(q.After, q.Sort)
+		if err != nil {
+			return nil, err
+		}
+		req.SearchAfter = after
+	}
+
+	g, release := ix.current()
+	defer release()
+	sr, err := g.idx.SearchInContext(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("search %q: %w", q, err)
+		return nil, fmt.Errorf("search %q: %w", q.Text, err)
 	}
-	r := &Result{Total: sr.Total, Took: sr.Took, Hits: make([]Hit, 0, len(sr.Hits))}
-	for _, h := range sr.Hits {
-		r.Hits = append(r.Hits, Hit{ID: h.ID, Score: h.Score})
+	r := &Result{Total: sr.Total, Took: sr.Took, Hits: make([]Hit, 0, min(len(sr.Hits), limit))}
+	for i, h := range sr.Hits {
+		if i == limit {
+			r.Next = encodeCursor(q.Sort, sr.Hits[i-1])
+			break
+		}
+		hit := Hit{ID: h.ID}
+		if q.Sort == SortRelevance {
+			hit.Score = h.Score
+		}
+		r.Hits = append(r.Hits, hit)
 	}
 	return r, nil
 }
 
-// parseQuery parses a query string and fits it to the mapping: terms without
-// a field search all of defaultFields, a term that analyzes to several tokens
-// needs all of them, phrases become "all these words" (the index keeps no
-// positions), and unknown fields or ranges on the wrong field are errors.
-func parseQuery(s string) (query.Query, error) {
-	if strings.TrimSpace(s) == "" {
-		return query.NewMatchAllQuery(), nil
+// A cursor is the sort values of the last hit of a page, which bleve's
+// SearchAfter starts after, with the sort they belong to:
+// base64url(JSON ["d", order]) or ["r", score, order], order being the
+// value of the order field.
+func encodeCursor(s Sort, h *search.DocumentMatch) string {
+	var v []string
+	switch s {
+	case SortDate:
+		v = []string{"d", h.DecodedSort[0]}
+	case SortRelevance:
+		v = []string{"r", strconv.FormatFloat(h.Score, 'g', -1, 64), h.DecodedSort[1]}
 	}
-	q, err := query.NewQueryStringQuery(s).Parse()
+	b, _ := json.Marshal(v)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+var errCursor = fmt.Errorf("%w: the page cursor is not one of this search's (use the next cursor printed by the search before, with the same -sort)", ErrQuery)
+
+func decodeCursor(c string, s Sort) ([]string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return nil, fmt.Errorf("%w %q: %v", ErrQuery, s, oneLine(err.Error()))
+		return nil, errCursor
 	}
-	if q, err = rewrite(q); err != nil {
-		return nil, fmt.Errorf("%w %q: %v", ErrQuery, s, err)
+	var v []string
+	if err := json.Unmarshal(b, &v); err != nil || len(v) == 0 {
+		return nil, errCursor
 	}
-	if v, ok := q.(query.ValidatableQuery); ok {
-		if err := v.Validate(); err != nil {
-			return nil, fmt.Errorf("%w %q: %v", ErrQuery, s, oneLine(err.Error()))
+	date := func(s string) bool {
+		_, err := strconv.ParseUint(s, 16, 64)
+		return err == nil && len(s) == 16
+	}
+	switch {
+	case s == SortDate && v[0] == "d" && len(v) == 2 && date(v[1]):
+		return v[1:], nil
+	case s == SortRelevance && v[0] == "r" && len(v) == 3 && date(v[2]):
+		if _, err := strconv.ParseFloat(v[1], 64); err == nil {
+			return v[1:], nil
 		}
 	}
-	return q, nil
-}
-
-func oneLine(s string) string {
-	return strings.ReplaceAll(s, "\n", "; ")
-}
-
-func rewrite(q query.Query) (query.Query, error) {
-	var err error
-	switch q := q.(type) {
-	case *query.BooleanQuery:
-		for _, sub := range []*query.Query{&q.Must, &q.Should, &q.MustNot, &q.Filter} {
-			if *sub != nil {
-				if *sub, err = rewrite(*sub); err != nil {
-					return nil, err
-				}
-			}
-		}
-	case *query.ConjunctionQuery:
-		for i := range q.Conjuncts {
-			if q.Conjuncts[i], err = rewrite(q.Conjuncts[i]); err != nil {
-				return nil, err
-			}
-		}
-	case *query.DisjunctionQuery:
-		for i := range q.Disjuncts {
-			if q.Disjuncts[i], err = rewrite(q.Disjuncts[i]); err != nil {
-				return nil, err
-			}
-		}
-
-	case *query.MatchPhraseQuery:
-		m := query.NewMatchQuery(q.MatchPhrase)
-		m.FieldVal, m.BoostVal, m.Fuzziness = q.FieldVal, q.BoostVal, q.Fuzziness
-		return rewrite(m)
-	case *query.MatchQuery:
-		if q.Fuzziness > maxFuzziness {
-			return nil, fmt.Errorf("fuzziness %d is more than %d", q.Fuzziness, maxFuzziness)
-		}
-		q.Operator = query.MatchQueryOperatorAnd
-		switch q.FieldVal {
-		case "":
-			return allFields(q.BoostVal, func(f string) query.Query {
-				c := *q
-				c.FieldVal, c.BoostVal = f, nil
-				return &c
-			}), nil
-		case fieldSize:
-			if _, err := strconv.ParseFloat(q.Match, 64); err == nil {
-				// From "size:123", next to the numeric range
-				// that does the work.
-				return query.NewMatchNoneQuery(), nil
-			}
-		}
-		return q, textField(q.FieldVal)
-	case *query.WildcardQuery:
-		q.Wildcard = strings.ToLower(q.Wildcard) // indexed terms are lower case
-		if q.FieldVal == "" {
-			return allFields(q.BoostVal, func(f string) query.Query {
-				c := *q
-				c.FieldVal, c.BoostVal = f, nil
-				return &c
-			}), nil
-		}
-		return q, textField(q.FieldVal)
-	case *query.RegexpQuery:
-		if _, err := syntax.Parse(q.Regexp, syntax.Perl); err != nil {
-			return nil, err
-		}
-		if q.FieldVal == "" {
-			return allFields(q.BoostVal, func(f string) query.Query {
-				c := *q
-				c.FieldVal, c.BoostVal = f, nil
-				return &c
-			}), nil
-		}
-		return q, textField(q.FieldVal)
-
-	case *query.NumericRangeQuery:
-		switch q.FieldVal {
-		case "":
-			// A bare number also searches the text as a word.
-			return query.NewMatchNoneQuery(), nil
-		case fieldSize:
-			return q, nil
-		case fieldDate:
-			return nil, errors.New(`date needs a quoted date, e.g. date:>="2024-01-31"`)
-		}
-		if err := fieldErr(q.FieldVal); err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%s is not a number field; only size is", q.FieldVal)
-	case *query.DateRangeQuery:
-		if q.FieldVal == fieldDate {
-			return q, nil
-		}
-		if err := fieldErr(q.FieldVal); err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%s is not a date field; only date is", q.FieldVal)
-	}
-	return q, nil
-}
-
-func allFields(boost *query.Boost, f func(field string) query.Query) query.Query {
-	qs := make([]query.Query, len(defaultFields))
-	for i, name := range defaultFields {
-		qs[i] = f(name)
-	}
-	d := query.NewDisjunctionQuery(qs)
-	d.BoostVal = boost
-	return d
-}
-
-// textField checks that a word query names a text field.
-func textField(f string) error {
-	if err := fieldErr(f); err != nil {
-		return err
-	}
-	switch f {
-	case fieldDate:
-		return errors.New(`date takes a range, e.g. date:>="2024-01-31"`)
-	case fieldSize:
-		return errors.New("size takes a number or a range, e.g. size:>1000000")
-	}
-	return nil
-}
-
-func fieldErr(f string) error {
-	if knownFields[f] {
-		return nil
-	}
-	return fmt.Errorf("unknown field %q (fields: from, to, cc, rcpt, sender, subject, body, attachment, account, date, size)", f)
+	return nil, errCursor
 }

@@ -45,10 +45,13 @@ var archiveCommands map[string]archiveCommand
 
 func init() {
 	archiveCommands = map[string]archiveCommand{
-		"search": searchCommand,
-		"show":   showCommand,
-		"stats":  statsCommand,
-		"import": importCommand,
+		"search":   searchCommand,
+		"accounts": accountsCommand,
+		"reindex":  reindexCommand,
+		"verify":   verifyCommand,
+		"show":     showCommand,
+		"stats":    statsCommand,
+		"import":   importCommand,
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
+	"jarchive/index"
 	"jarchive/mailgen"
 )
 
@@ -187,7 +188,7 @@ envelope = "journal"
 			return res, fmt.Errorf("demo: search %q: %w", ex.Query, err)
 		}
 		w.Write(out.Bytes())
-		r, err := st.idx.Search(ctx, ex.Query, 1000)
+		r, err := st.idx.Search(ctx, index.Query{Text: ex.Query, Scope: index.Scope{All: true}, Limit: index.MaxLimit, Location: st.location()})
 		if err != nil {
 			return res, err
 		}
@@ -219,9 +220,9 @@ func demoExamples(msgs []*mailgen.Message) []demoExample {
 		for _, r := range m.Envelope.Recipients {
 			switch {
 			case bcc == nil && r.Field == "bcc" && !bytes.Contains(m.Original, []byte(r.Addr)):
-				bcc = &demoExample{Query: "+rcpt:" + r.Addr + " +subject:" + longestWord(m.Envelope.Subject), Why: "Bcc: only the journal envelope names " + r.Addr, Want: id(m)}
+				bcc = &demoExample{Query: "bcc:" + r.Addr + " subject:" + longestWord(m.Envelope.Subject), Why: "Bcc: only the journal envelope names " + r.Addr, Want: id(m)}
 			case expanded == nil && r.ExpandedFrom != "" && (bcc == nil || !strings.Contains(bcc.Query, r.Addr)):
-				expanded = &demoExample{Query: "+rcpt:" + r.Addr + " +subject:" + longestWord(m.Envelope.Subject), Why: r.Addr + " got it as a member of " + r.ExpandedFrom, Want: id(m)}
+				expanded = &demoExample{Query: "rcpt:" + r.Addr + " subject:" + longestWord(m.Envelope.Subject), Why: r.Addr + " got it as a member of " + r.ExpandedFrom, Want: id(m)}
 			}
 		}
 	}

@@ -168,8 +168,13 @@ func TestEndToEndDovecot(t *testing.T) {
 		t.Errorf("server still holds %d messages; want 0", n)
 	}
 	s := statsOf(t, cfg)
-	if s.Messages != uint64(len(distinct)) {
-		t.Errorf("archive holds %d messages; want %d distinct originals", s.Messages, len(distinct))
+	// Every distinct original is one blob; originals that differ only in
+	// transport headers show as one message.
+	if s.Blobs != uint64(len(distinct)) {
+		t.Errorf("archive holds %d blobs; want %d distinct originals", s.Blobs, len(distinct))
+	}
+	if s.Messages+s.Linked != s.Blobs {
+		t.Errorf("%d shown messages + %d linked copies; want %d blobs", s.Messages, s.Linked, s.Blobs)
 	}
 	if s.Copies != uint64(delivered) {
 		t.Errorf("archive received %d copies; want %d", s.Copies, delivered)
@@ -271,7 +276,8 @@ func TestDaemonSocket(t *testing.T) {
 	cfg := writeConfig(t, t.TempDir(), testAccount{name: "journal", security: "starttls", caFile: srv.CAFile, user: srv.User, password: srv.Password, port: srv.IMAPPort})
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var serveOut, serveErr bytes.Buffer
+	var serveOut bytes.Buffer
+	var serveErr syncBuf
 	done := make(chan int)
 	go func() {
 		a := &app{stdout: &serveOut, stderr: &serveErr, logger: newLogger(&serveErr)}
@@ -331,4 +337,22 @@ func TestDaemonSocket(t *testing.T) {
 	if sha([]byte(viaDaemon[2])) != sha(first.Original) {
 		t.Errorf("show -raw through the daemon is not the original")
 	}
+}
+
+// syncBuf is a bytes.Buffer safe for a logger writing while a test reads.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

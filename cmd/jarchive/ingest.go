@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"jarchive/archive"
 	"jarchive/config"
@@ -20,6 +21,7 @@ type ingest struct {
 	logger *slog.Logger
 
 	progress *progress // may be nil
+	gate     *storageGate
 
 	mu     sync.Mutex
 	counts map[string]*ingestCounts
@@ -28,6 +30,7 @@ type ingest struct {
 var (
 	_ fetch.Sink        = (*ingest)(nil)
 	_ fetch.Checkpoints = (*archive.Archive)(nil)
+	_ fetch.UIDLs       = (*archive.Archive)(nil)
 )
 
 // ingestCounts are per-account results of archiving.
@@ -36,7 +39,13 @@ type ingestCounts struct {
 }
 
 func newIngest(st *store, accounts []config.Account, logger *slog.Logger) *ingest {
-	in := &ingest{st: st, modes: map[string]config.EnvelopeMode{}, logger: logger, counts: map[string]*ingestCounts{}}
+	in := &ingest{
+		st:     st,
+		modes:  map[string]config.EnvelopeMode{},
+		logger: logger,
+		counts: map[string]*ingestCounts{},
+		gate:   &storageGate{arc: st.arc, logger: logger, every: storageProbeInterval},
+	}
 	for _, acct := range accounts {
 		in.modes[acct.Name] = acct.Envelope
 	}
@@ -45,7 +54,7 @@ func newIngest(st *store, accounts []config.Account, logger *slog.Logger) *inges
 
 func (in *ingest) Archive(ctx context.Context, m *fetch.Message) error {
 	env := journal.Parse(m.Body, m.Size, in.modes[m.Account])
-	id, added, err := in.st.arc.Put(ctx, &archive.Incoming{
+	incoming := &archive.Incoming{
 		Body:     m.Body,
 		Size:     m.Size,
 		Envelope: env,
@@ -55,11 +64,30 @@ func (in *ingest) Archive(ctx context.Context, m *fetch.Message) error {
 			UIDValidity: m.UIDValidity,
 			UID:         m.UID,
 			Path:        m.Path,
+			UIDL:        m.UIDL,
 			Fetched:     m.Fetched.UTC(),
 		},
-	})
-	if err != nil {
-		return fmt.Errorf("ingest: %w", err)
+	}
+	var (
+		id    string
+		added bool
+	)
+	for {
+		// While storage is broken every account waits here.
+		if err := in.gate.wait(ctx, nil); err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		var err error
+		id, added, err = in.st.arc.Put(ctx, incoming)
+		if err == nil {
+			break
+		}
+		if !isStorage(err) {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		if werr := in.gate.wait(ctx, err); werr != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
 	}
 	in.progress.add(m.Size)
 	in.mu.Lock()
@@ -81,9 +109,13 @@ func (in *ingest) Archive(ctx context.Context, m *fetch.Message) error {
 	if env.Status == journal.StatusFailed {
 		log = in.logger.Warn
 	}
-	log("archived", "account", m.Account, "uid", m.UID, "path", m.Path, "msg_id", id, "new", added, "envelope", env.Status.String(), "reason", env.Reason)
+	log("archived", "account", m.Account, "uid", m.UID, "uidl", m.UIDL, "path", m.Path, "msg_id", id, "new", added, "envelope", env.Status.String(), "reason", env.Reason)
 	return nil
 }
+
+// storageProbeInterval is how often a paused archive checks whether it can
+// store again (a variable for tests).
+var storageProbeInterval = 5 * time.Second
 
 // take returns and resets the counts of an account.
 func (in *ingest) take(account string) ingestCounts {

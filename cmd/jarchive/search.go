@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"jarchive/archive"
+	"jarchive/index"
 	"jarchive/journal"
 )
 
@@ -21,33 +24,74 @@ type searchHit struct {
 	From       []string            `json:"from,omitempty"`
 	Subject    string              `json:"subject"`
 	Size       int64               `json:"size"`
+	Score      float64             `json:"score,omitempty"`
 	Recipients []journal.Recipient `json:"recipients,omitempty"`
 }
 
+// stringsFlag is a flag that may be given several times.
+type stringsFlag []string
+
+func (f *stringsFlag) String() string { return strings.Join(*f, ",") }
+func (f *stringsFlag) Set(s string) error {
+	*f = append(*f, s)
+	return nil
+}
+
+const searchSynopsis = "[-config FILE] [-json] [-limit N] [-sort date|relevance] [-after CURSOR] [-as ADDRESS] QUERY"
+
 func searchCommand(ctx context.Context, a *app, st *store, args []string) error {
-	fs := newFlags(a, "search", "[-config FILE] [-json] [-limit N] QUERY")
+	fs := newFlags(a, "search", searchSynopsis)
 	fs.String("config", "", "configuration `file`")
 	asJSON := fs.Bool("json", false, "print JSON")
-	limit := fs.Int("limit", 50, "print at most `n` hits")
+	limit := fs.Int("limit", index.DefaultLimit, fmt.Sprintf("print at most `n` hits (at most %d)", index.MaxLimit))
+	sortBy := fs.String("sort", "date", "order of the hits: date (newest first) or relevance")
+	after := fs.String("after", "", "show the page after the one that printed this `cursor`")
+	var as stringsFlag
+	fs.Var(&as, "as", "search as the user with this `address`: only the messages it owns (repeat for aliases); without -as, all messages (auditor)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
-		return usageError("search: missing query")
+		return usageError("search: missing query (a query of \"\" lists every message)")
 	}
-	query := strings.Join(fs.Args(), " ")
-	res, err := st.idx.Search(ctx, query, *limit)
-	if err != nil {
+	q := index.Query{
+		Text:     strings.Join(fs.Args(), " "),
+		Limit:    *limit,
+		After:    *after,
+		Location: st.location(),
+		Scope:    index.Scope{All: len(as) == 0, Owners: as},
+	}
+	switch *sortBy {
+	case "date":
+		q.Sort = index.SortDate
+	case "relevance":
+		q.Sort = index.SortRelevance
+	default:
+		return usageError("search: -sort %q is not one of date, relevance", *sortBy)
+	}
+	if *limit < 1 || *limit > index.MaxLimit {
+		return usageError("search: -limit %d is not between 1 and %d", *limit, index.MaxLimit)
+	}
+	res, err := st.idx.Search(ctx, q)
+	var qe *index.QueryError
+	if errors.As(err, &qe) {
+		return fmt.Errorf("%w\n  %s", err, strings.ReplaceAll(qe.Caret(), "\n", "\n  "))
+	} else if err != nil {
 		return err
 	}
 	hits := make([]searchHit, 0, len(res.Hits))
 	for _, h := range res.Hits {
 		rec, err := st.arc.Get(h.ID)
-		if err != nil {
+		if errors.Is(err, archive.ErrNotFound) {
+			// The index is behind a removal; verify repairs it.
+			hits = append(hits, searchHit{ID: h.ID, Subject: "(no longer in the archive; jarchive verify -repair-index drops it from the index)"})
+			continue
+		} else if err != nil {
 			return fmt.Errorf("hit %s: %w", h.ID, err)
 		}
-		hits = append(hits, searchHit{ID: rec.ID, Date: rec.Header.Date, From: rec.Header.From, Subject: rec.Header.Subject, Size: rec.Size, Recipients: rec.Recipients})
+		hits = append(hits, searchHit{ID: rec.ID, Date: rec.Header.Date, From: rec.Header.From, Subject: rec.Header.Subject,
+			Size: rec.Size, Score: h.Score, Recipients: rec.Recipients})
 	}
 	if *asJSON {
 		enc := json.NewEncoder(a.stdout)
@@ -57,20 +101,24 @@ func searchCommand(ctx context.Context, a *app, st *store, args []string) error 
 			Query string      `json:"query"`
 			Total uint64      `json:"total"`
 			Hits  []searchHit `json:"hits"`
-		}{query, res.Total, hits})
+			Next  string      `json:"next,omitempty"`
+		}{q.Text, res.Total, hits, res.Next})
 	}
 	for _, h := range hits {
 		date := "-"
 		if !h.Date.IsZero() {
-			date = h.Date.Format("2006-01-02 15:04")
+			date = h.Date.In(q.Location).Format("2006-01-02 15:04")
 		}
 		from := "-"
 		if len(h.From) > 0 {
 			from = h.From[0]
 		}
-		fmt.Fprintf(a.stdout, "%s  %-32.32s  %-50.50s  %s\n", date, from, oneLine(h.Subject), h.ID[:16])
+		fmt.Fprintf(a.stdout, "%-16s  %-32.32s  %-50.50s  %s\n", date, oneLine(from), oneLine(h.Subject), h.ID[:16])
 	}
 	fmt.Fprintf(a.stdout, "%d of %d hits\n", len(hits), res.Total)
+	if res.Next != "" {
+		fmt.Fprintf(a.stdout, "next page: -after %s\n", res.Next)
+	}
 	return nil
 }
 

@@ -49,16 +49,12 @@ func runServe(ctx context.Context, a *app, args []string) error {
 		<-controlDone
 	}()
 
-	// Index what an earlier run archived but did not index.
-	if n, err := st.catchUp(ctx); err != nil {
-		a.logger.Error("index", "err", err)
-	} else if n > 0 {
-		a.logger.Info("indexed", "documents", n)
-	}
-
-	// The indexer follows the archive: a poll that archived something
-	// wakes it.
+	// The indexer follows the archive in its own goroutine: a poll that
+	// archived something wakes it, and so does the start, for what an
+	// earlier run archived but did not index (a rebuild after a schema
+	// change, say). Fetching never waits for it; stats shows the lag.
 	wake := make(chan struct{}, 1)
+	wake <- struct{}{}
 	indexerDone := make(chan struct{})
 	go func() {
 		defer close(indexerDone)
@@ -78,6 +74,7 @@ func runServe(ctx context.Context, a *app, args []string) error {
 
 	in := newIngest(st, cfg.Accounts, a.logger)
 	f := fetch.New(fetch.Options{Sink: in, Checkpoints: st.arc, Logger: a.logger, TempDir: filepath.Join(cfg.Archive.Dir, "tmp")})
+	st.fetcher.Store(f) // for "jarchive accounts"
 	accounts := make([]*config.Account, 0, len(cfg.Accounts))
 	for i := range cfg.Accounts {
 		accounts = append(accounts, &cfg.Accounts[i])

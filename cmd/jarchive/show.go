@@ -79,6 +79,12 @@ func showCommand(ctx context.Context, a *app, st *store, args []string) error {
 		}
 		fmt.Fprintln(w)
 	}
+	if rec.Primary != "" {
+		fmt.Fprintf(w, "Shown as:   %s (this is a %s copy of it)\n", rec.Primary, rec.Link)
+	}
+	for _, c := range rec.Copies {
+		fmt.Fprintf(w, "Copy:       %s\n", c)
+	}
 	fmt.Fprintf(w, "Sources:\n")
 	for _, s := range rec.Sources {
 		where := s.Path

@@ -16,6 +16,9 @@ type statsOutput struct {
 	archive.Stats
 	IndexDocuments uint64 `json:"index_documents"`
 	IndexWatermark uint64 `json:"index_watermark"`
+	// IndexLag is the number of archive log entries (messages archived,
+	// copies merged) the index has not taken in yet: not yet searchable.
+	IndexLag uint64 `json:"index_lag"`
 }
 
 func statsCommand(ctx context.Context, a *app, st *store, args []string) error {
@@ -36,6 +39,9 @@ func statsCommand(ctx context.Context, a *app, st *store, args []string) error {
 	if out.IndexWatermark, err = st.idx.Watermark(); err != nil {
 		return err
 	}
+	if s.LastSeq > out.IndexWatermark {
+		out.IndexLag = s.LastSeq - out.IndexWatermark
+	}
 	if *asJSON {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetEscapeHTML(false)
@@ -43,15 +49,21 @@ func statsCommand(ctx context.Context, a *app, st *store, args []string) error {
 		return enc.Encode(out)
 	}
 	w := a.stdout
-	fmt.Fprintf(w, "messages:         %d\n", s.Messages)
-	fmt.Fprintf(w, "blobs:            %d\n", s.Blobs)
-	fmt.Fprintf(w, "raw bytes:        %d (%s)\n", s.RawBytes, humanBytes(s.RawBytes))
-	fmt.Fprintf(w, "stored bytes:     %d (%s)\n", s.StoredBytes, humanBytes(s.StoredBytes))
-	fmt.Fprintf(w, "copies received:  %d\n", s.Copies)
+	fmt.Fprintf(w, "messages:          %d\n", s.Messages)
+	fmt.Fprintf(w, "blobs:             %d (%d linked copies, %d decrypted)\n", s.Blobs, s.Linked, s.Decrypted)
+	fmt.Fprintf(w, "raw bytes:         %d (%s)\n", s.RawBytes, humanBytes(s.RawBytes))
+	fmt.Fprintf(w, "stored bytes:      %d (%s)", s.StoredBytes, humanBytes(s.StoredBytes))
+	if s.Encrypted {
+		fmt.Fprintf(w, ", encrypted")
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "copies received:   %d\n", s.Copies)
 	fmt.Fprintf(w, "duplicates merged: %d\n", s.Merged)
-	fmt.Fprintf(w, "journal reports:  %d\n", s.JournalReports)
-	fmt.Fprintf(w, "parse failures:   %d (archived raw)\n", s.ParseFailures)
-	fmt.Fprintf(w, "index documents:  %d (watermark %d of %d)\n", out.IndexDocuments, out.IndexWatermark, s.LastSeq)
+	fmt.Fprintf(w, "journal reports:   %d\n", s.JournalReports)
+	fmt.Fprintf(w, "parse failures:    %d (archived raw)\n", s.ParseFailures)
+	fmt.Fprintf(w, "log chain head:    %s (change %d)\n", s.ChainHead, s.LastSeq)
+	fmt.Fprintf(w, "index documents:   %d (watermark %d of %d)\n", out.IndexDocuments, out.IndexWatermark, s.LastSeq)
+	fmt.Fprintf(w, "index lag:         %d (archived, not yet searchable)\n", out.IndexLag)
 	return nil
 }
 

@@ -9,11 +9,16 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"jarchive/archive"
 	"jarchive/config"
+	"jarchive/fetch"
 	"jarchive/index"
+	"jarchive/journal"
 )
 
 // store is an open archive with its search index: what the archive commands
@@ -25,10 +30,17 @@ type store struct {
 	logger *slog.Logger
 
 	indexMu sync.Mutex // one index catch-up at a time
+
+	// fetcher is the daemon's Fetcher, set by serve, for "accounts".
+	fetcher atomic.Pointer[fetch.Fetcher]
 }
 
 func openStore(cfg *config.Config, logger *slog.Logger) (*store, error) {
-	arc, err := archive.Open(cfg.Archive.Dir, archive.Options{Logger: logger})
+	opts := archive.Options{Logger: logger}
+	if cfg.Archive.EncryptionKeyFile != "" {
+		opts.Key = []byte(cfg.Archive.EncryptionKey.Reveal())
+	}
+	arc, err := archive.Open(cfg.Archive.Dir, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -46,6 +58,14 @@ func openStore(cfg *config.Config, logger *slog.Logger) (*store, error) {
 		return nil, err
 	}
 	return &store{cfg: cfg, arc: arc, idx: idx, logger: logger}, nil
+}
+
+// location is the archive's time zone, for search dates.
+func (s *store) location() *time.Location {
+	if s.cfg.Archive.Location != nil {
+		return s.cfg.Archive.Location
+	}
+	return time.Local
 }
 
 func (s *store) Close() error {
@@ -86,8 +106,13 @@ func (s *store) catchUp(ctx context.Context) (int, error) {
 		}
 		b := s.idx.Batch()
 		for _, c := range changes {
-			if err := s.addDocument(b, c.Record); err != nil {
-				return total, err
+			for _, id := range c.Remove {
+				b.Delete(id)
+			}
+			if c.Record != nil {
+				if err := s.addDocument(b, c.Record); err != nil {
+					return total, err
+				}
 			}
 			mark = c.Seq
 			// Bound the memory a batch holds, whatever the messages' sizes.
@@ -157,8 +182,29 @@ func documentOf(rec *archive.Record, body io.ReaderAt, size int64) *index.Docume
 		Body:     body,
 		BodySize: size,
 	}
+	if d.Date.IsZero() {
+		// Undated mail sorts by when it was archived.
+		d.Date = rec.Added
+	}
+	d.MessageID = rec.Header.MessageID
+	if d.MessageID == "" {
+		d.MessageID = rec.MessageID
+	}
 	for _, r := range rec.Recipients {
 		d.Rcpt = append(d.Rcpt, r.Addr)
+		if r.Field == "bcc" {
+			d.Bcc = append(d.Bcc, r.Addr)
+		}
+	}
+	// TODO(issue 8): owners come from the directory (users, aliases,
+	// groups). Until then the owners of a message are its envelope
+	// sender and envelope recipients, normalised and lower-cased.
+	owners := map[string]bool{}
+	for _, a := range append([]string{rec.Sender}, d.Rcpt...) {
+		if n, ok := journal.NormalizeAddr(a); ok && !owners[strings.ToLower(n)] {
+			owners[strings.ToLower(n)] = true
+			d.Owners = append(d.Owners, strings.ToLower(n))
+		}
 	}
 	seen := map[string]bool{}
 	for _, src := range rec.Sources {

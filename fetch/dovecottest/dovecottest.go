@@ -6,6 +6,11 @@
 // when the test ends. Mail is stored in Maildirs owned by the `dovecot`
 // system user (or by the current user when not running as root).
 //
+// With Options.OAuth2 the logins are OAuth2 bearer tokens (SASL XOAUTH2 and
+// OAUTHBEARER) checked by Dovecot's oauth2 passdb against a test identity
+// provider (see OAuth2) that also plays the Microsoft identity platform's
+// client-credentials token endpoint.
+//
 // If dovecot is not installed the test is skipped, unless the environment has
 // CI=true, where it fails.
 package dovecottest
@@ -44,6 +49,12 @@ type Options struct {
 	// ExtraConfig is appended to dovecot.conf, e.g.
 	// "imap_capability = IMAP4rev1 IDLE" to hide UIDPLUS.
 	ExtraConfig string
+	// CertHosts are the names and addresses the server certificate is for;
+	// default localhost, 127.0.0.1 and ::1. Set another name to test that
+	// a certificate for another host is refused.
+	CertHosts []string
+	// OAuth2 replaces password logins with OAuth2 tokens of Server.OAuth2.
+	OAuth2 bool
 }
 
 // Server is a running Dovecot.
@@ -58,8 +69,10 @@ type Server struct {
 	Maildir   string // Maildir of User
 	User      string // "journal"
 	Password  string
+	OAuth2    *OAuth2 // with Options.OAuth2: the identity provider
 
 	conf     string
+	opts     Options
 	uid, gid int
 	cmd      *exec.Cmd
 	exited   chan struct{}
@@ -82,6 +95,7 @@ func Start(t testing.TB, opts Options) *Server {
 		Password: "journal-secret",
 		users:    map[string]string{},
 	}
+	s.opts = opts
 	s.users[s.User] = s.Password
 	for u, pw := range opts.Users {
 		s.users[u] = pw
@@ -115,7 +129,13 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.writeCerts(t)
+	s.writeCerts(t, opts.CertHosts)
+	if opts.OAuth2 {
+		s.OAuth2 = startOAuth2(t, s.User)
+		conf := fmt.Sprintf("introspection_mode = post\nintrospection_url = %s/introspect\n"+
+			"username_attribute = username\nactive_attribute = active\nactive_value = true\n", s.OAuth2.URL)
+		writeFile(t, filepath.Join(dir, "oauth2.conf"), []byte(conf), 0o644)
+	}
 	var passwd bytes.Buffer
 	for u, pw := range s.users {
 		if strings.ContainsAny(u+pw, ":\n") {
@@ -167,7 +187,11 @@ ssl = yes
 ssl_cert = <{{.Dir}}/cert.pem
 ssl_key = <{{.Dir}}/key.pem
 disable_plaintext_auth = no
+{{- if .OAuth2}}
+auth_mechanisms = xoauth2 oauthbearer
+{{- else}}
 auth_mechanisms = plain login
+{{- end}}
 auth_failure_delay = 0
 auth_verbose = yes
 mail_location = maildir:~/Maildir
@@ -179,8 +203,13 @@ default_internal_group = {{.Group}}
 default_login_user = {{.User}}
 {{- end}}
 passdb {
+{{- if .OAuth2}}
+  driver = oauth2
+  args = {{.Dir}}/oauth2.conf
+{{- else}}
   driver = passwd-file
   args = scheme=PLAIN {{.Dir}}/passwd
+{{- end}}
 }
 userdb {
   driver = passwd-file
@@ -239,6 +268,7 @@ func (s *Server) start(opts Options) error {
 		"POP3Port":  s.POP3Port,
 		"POP3SPort": s.POP3SPort,
 		"Extra":     opts.ExtraConfig,
+		"OAuth2":    opts.OAuth2,
 		"User":      "",
 		"Group":     "",
 	}
@@ -262,7 +292,12 @@ func (s *Server) start(opts Options) error {
 		return err
 	}
 	os.Remove(filepath.Join(s.Dir, "dovecot.log"))
+	return s.launch()
+}
 
+// launch runs Dovecot with the written dovecot.conf and waits until it
+// listens.
+func (s *Server) launch() error {
 	var stderr syncBuffer
 	cmd := exec.Command("dovecot", "-F", "-c", s.conf)
 	cmd.Stdout = &stderr
@@ -297,6 +332,34 @@ func (s *Server) start(opts Options) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Stop stops Dovecot as a crash would: every connection drops at once.
+// Restart starts it again.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	if s.cmd == nil {
+		return
+	}
+	s.kill()
+	s.cmd = nil
+}
+
+// Restart starts a stopped Dovecot again, on the same ports with the same
+// mail.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	if s.cmd != nil {
+		t.Fatal("dovecottest: Restart of a running server")
+	}
+	var err error
+	for range 3 {
+		if err = s.launch(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("dovecottest: restart: %v\n%s", err, s.log())
 }
 
 // stop ends Dovecot: SIGTERM to its process group, then doveadm stop, then
@@ -401,6 +464,43 @@ func (s *Server) Account(name string, sec config.Security) *config.Account {
 	}
 }
 
+// POP3Account returns a POP3 account for User on this server, on the port
+// that matches sec and trusting the test CA.
+func (s *Server) POP3Account(name string, sec config.Security) *config.Account {
+	port := s.POP3Port
+	if sec == config.SecurityTLS {
+		port = s.POP3SPort
+	}
+	return &config.Account{
+		Name:      name,
+		Protocol:  config.ProtocolPOP3,
+		Server:    net.JoinHostPort(s.Host, strconv.Itoa(port)),
+		Username:  s.User,
+		Password:  config.NewSecret(s.Password),
+		Security:  sec,
+		TLSCAFile: s.CAFile,
+	}
+}
+
+// OAuth2Account returns an account of protocol imap-oauth2 or pop3-oauth2
+// for User on a server started with Options.OAuth2, with the identity
+// provider's client credentials and token URL.
+func (s *Server) OAuth2Account(name string, proto config.Protocol, sec config.Security) *config.Account {
+	var a *config.Account
+	if proto == config.ProtocolPOP3OAuth2 {
+		a = s.POP3Account(name, sec)
+	} else {
+		a = s.Account(name, sec)
+	}
+	a.Protocol = proto
+	a.Password = config.Secret{}
+	if o := s.OAuth2; o != nil {
+		a.TenantID, a.ClientID, a.ClientSecret = o.TenantID, o.ClientID, config.NewSecret(o.ClientSecret)
+		a.TokenURL = o.TokenURL
+	}
+	return a
+}
+
 // mailOwner is the uid and gid mail is stored under: the dovecot system
 // user when root (Dovecot refuses to run mail processes as root), else us.
 func mailOwner() (uid, gid int, err error) {
@@ -419,9 +519,9 @@ func mailOwner() (uid, gid int, err error) {
 	return uid, gid, err
 }
 
-// writeCerts generates a CA and a server certificate for 127.0.0.1 and
-// localhost.
-func (s *Server) writeCerts(t testing.TB) {
+// writeCerts generates a CA and a server certificate for hosts (default
+// localhost, 127.0.0.1 and ::1).
+func (s *Server) writeCerts(t testing.TB, hosts []string) {
 	t.Helper()
 	now := time.Now()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -452,14 +552,22 @@ func (s *Server) writeCerts(t testing.TB) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "localhost"},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
+	if len(hosts) == 0 {
+		hosts = []string{"localhost", "127.0.0.1", "::1"}
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	tmpl.Subject = pkix.Name{CommonName: hosts[0]}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,187 @@
+package archive
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Operations of log entries.
+const (
+	opAdd   = "add"   // a stored copy was added (its blob written)
+	opMerge = "merge" // a stored copy gained a source: the same bytes arrived again
+	opLink  = "link"  // a record changed because its group changed (union of recipients and sources, copies)
+	opHide  = "hide"  // a shown message became a linked copy of another
+)
+
+// entry is one record of the ingest log. Its stored value is the SHA-256
+// of the previous entry's value (zeros for the first) followed by the
+// entry's JSON.
+type entry struct {
+	Seq    uint64    `json:"seq"`
+	Time   time.Time `json:"time"`
+	Op     string    `json:"op"`
+	ID     string    `json:"id"`              // the stored copy whose record changed
+	Shown  string    `json:"shown,omitempty"` // its primary, when it is a linked copy
+	Size   int64     `json:"size,omitempty"`  // add: bytes of the original
+	Stored int64     `json:"stored,omitempty"`
+	Source *Source   `json:"source,omitempty"` // add, merge: where it came from (no envelope text)
+	Record string    `json:"record"`           // hex SHA-256 of the record's value after the change
+}
+
+// head is the newest log entry: its sequence number and the SHA-256 of its
+// value. The meta bucket keeps it under "head" (8-byte big-endian seq,
+// 32-byte hash).
+type head struct {
+	seq  uint64
+	hash [32]byte
+}
+
+func readHead(meta *bolt.Bucket) head {
+	var h head
+	if v := meta.Get(metaHead); len(v) == 40 {
+		h.seq = binary.BigEndian.Uint64(v[:8])
+		copy(h.hash[:], v[8:])
+	}
+	return h
+}
+
+// logWriter appends entries in one write transaction.
+type logWriter struct {
+	log, meta *bolt.Bucket
+	head      head
+}
+
+func newLogWriter(tx *bolt.Tx) *logWriter {
+	meta := tx.Bucket(bucketMeta)
+	return &logWriter{log: tx.Bucket(bucketLog), meta: meta, head: readHead(meta)}
+}
+
+// next is the sequence number the next entry gets.
+func (w *logWriter) next() uint64 { return w.head.seq + 1 }
+
+func (w *logWriter) append(e *entry) error {
+	e.Seq = w.next()
+	js, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	v := make([]byte, 32+len(js))
+	copy(v, w.head.hash[:])
+	copy(v[32:], js)
+	if err := w.log.Put(u64(e.Seq), v); err != nil {
+		return err
+	}
+	w.head = head{seq: e.Seq, hash: sha256.Sum256(v)}
+	hv := make([]byte, 40)
+	binary.BigEndian.PutUint64(hv, w.head.seq)
+	copy(hv[8:], w.head.hash[:])
+	return w.meta.Put(metaHead, hv)
+}
+
+// decodeEntry splits a stored entry value.
+func decodeEntry(v []byte) (prev [32]byte, e *entry, err error) {
+	if len(v) < 33 {
+		return prev, nil, errors.New("entry too short")
+	}
+	copy(prev[:], v[:32])
+	e = &entry{}
+	if err := json.Unmarshal(v[32:], e); err != nil {
+		return prev, nil, err
+	}
+	return prev, e, nil
+}
+
+// Change is what the search index must do for one stretch of the log: index
+// Record (a shown message: add or replace its document) and delete the
+// documents of the ids in Remove (messages no longer shown).
+type Change struct {
+	Seq    uint64   // the log entry; the index's watermark after applying it
+	Record *Record  // the shown message to index; nil when the change only removes
+	Remove []string // ids to delete from the index
+}
+
+// Changes returns what the index must do for the log entries after seq, at
+// most limit of them, oldest first. Each Record is the current state of a
+// shown message (linked copies are never returned, their primary is), and
+// a message changed several times in the stretch is returned once, at its
+// last entry; so the index holds exactly one document per shown message.
+func (a *Archive) Changes(after uint64, limit int) ([]Change, error) {
+	var out []Change
+	err := a.db.View(func(tx *bolt.Tx) error {
+		msgs := tx.Bucket(bucketMessages)
+		recs := map[string]*Record{}
+		pos := map[string]int{}
+		c := tx.Bucket(bucketLog).Cursor()
+		n := 0
+		for k, v := c.Seek(u64(after + 1)); k != nil && n < limit; k, v = c.Next() {
+			n++
+			seq := binary.BigEndian.Uint64(k)
+			_, e, err := decodeEntry(v)
+			if err != nil {
+				return fmt.Errorf("log entry %d: %w", seq, err)
+			}
+			ch := Change{Seq: seq}
+			if e.Op == opHide {
+				ch.Remove = []string{e.ID}
+			}
+			shown := e.Shown
+			if shown == "" {
+				shown = e.ID
+			}
+			rec, err := shownRecord(msgs, recs, shown)
+			if err != nil {
+				return err
+			}
+			if rec != nil {
+				if i, ok := pos[rec.ID]; ok {
+					ch.Remove = append(out[i].Remove, ch.Remove...)
+					out[i] = Change{}
+				}
+				ch.Record = rec
+				pos[rec.ID] = len(out)
+			}
+			out = append(out, ch)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	live := out[:0]
+	for _, ch := range out {
+		if ch.Seq != 0 {
+			live = append(live, ch)
+		}
+	}
+	return live, nil
+}
+
+// shownRecord returns the shown message of the stored copy id (itself or
+// its primary), or nil when there is no such record.
+func shownRecord(msgs *bolt.Bucket, cache map[string]*Record, id string) (*Record, error) {
+	for range 2 {
+		rec, ok := cache[id]
+		if !ok {
+			k, valid := parseID(id)
+			if !valid {
+				return nil, fmt.Errorf("log names a bad id %q", id)
+			}
+			var err error
+			if rec, err = getRecord(msgs, k); err != nil {
+				return nil, err
+			}
+			cache[id] = rec
+		}
+		if rec == nil || rec.Primary == "" {
+			return rec, nil
+		}
+		id = rec.Primary
+	}
+	return nil, fmt.Errorf("message %s: its primary %s is itself linked", id, id)
+}
