@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -157,8 +158,13 @@ func TestCrashRecovery(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Minute)
 	socket := filepath.Join(dir, "archive", socketName)
 	for {
-		if _, err := os.Stat(socket); err == nil && srv.Count(t, srv.User) == 0 {
-			break
+		// A killed daemon leaves its socket file: wait until the new
+		// one answers, so that SIGTERM finds its handler installed.
+		if c, err := net.Dial("unix", socket); err == nil {
+			c.Close()
+			if srv.Count(t, srv.User) == 0 {
+				break
+			}
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
