@@ -13,13 +13,15 @@ packages=()
 command -v dovecot >/dev/null || packages+=(dovecot-imapd)
 [ -e /usr/lib/dovecot/pop3 ] || packages+=(dovecot-pop3d)
 command -v pdftotext >/dev/null || packages+=(poppler-utils) # PDF attachment text
+command -v slapd >/dev/null || [ -x /usr/sbin/slapd ] || packages+=(slapd) # directory tests (OpenLDAP)
+command -v ldapmodify >/dev/null || packages+=(ldap-utils)
 if [ ${#packages[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 		echo "test.sh: installing ${packages[*]}"
 		apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 	else
-		echo "test.sh: the integration tests need Dovecot (and pdftotext). Install them with:"
+		echo "test.sh: the integration tests need Dovecot, OpenLDAP's slapd and ldap-utils (and pdftotext). Install them with:"
 		echo "  sudo apt-get install -y ${packages[*]}"
 		exit 1
 	fi

@@ -82,12 +82,18 @@ type Record struct {
 	Problems   []string            `json:"problems,omitempty"` // the envelope parser's problems with the first copy
 	Journal    bool                `json:"journal"`
 	Sender     string              `json:"sender,omitempty"`
+	OnBehalfOf string              `json:"on_behalf_of,omitempty"` // journal.Envelope.OnBehalfOf
 	MessageID  string              `json:"message_id,omitempty"`
 	ContentKey string              `json:"content_key,omitempty"` // journal.Envelope.ContentKey of the report's original
 	Decrypted  bool                `json:"decrypted,omitempty"`   // the decrypted copy of journal report decryption
 	Recipients []journal.Recipient `json:"recipients,omitempty"`  // union over all copies (for a primary: over its group)
 	Header     journal.Summary     `json:"header"`
 	Sources    []Source            `json:"sources"`
+	// Owners are the names of the users who own the message (package
+	// directory), sorted; none: no one does (the "unassigned" view). Put
+	// sets them from Incoming.Owners, a group's are the union of its
+	// copies', and Reassign recomputes them.
+	Owners []string `json:"owners,omitempty"`
 
 	// Primary is the id of the shown message a linked copy belongs to;
 	// empty for a shown message.
@@ -130,6 +136,9 @@ type Incoming struct {
 	Size     int64
 	Envelope *journal.Envelope
 	Source   Source
+	// Owners are the names of the users who own the message, as the
+	// directory says now (directory.Directory.Owners); nil for none.
+	Owners []string
 
 	// ext overrides what extOf reads from Envelope (tests, until the
 	// journal package has the fields; see journal_shim.go).

@@ -477,12 +477,14 @@ func (w *workset) create(b *blob, r *request, decrypted bool) *Record {
 		Problems:   slices.Clone(r.ext.problems),
 		Journal:    env.Journal,
 		Sender:     env.Sender,
+		OnBehalfOf: env.OnBehalfOf,
 		MessageID:  messageID(env),
 		ContentKey: r.ext.contentKey,
 		Decrypted:  decrypted,
 		Recipients: unionRecipients(nil, env.Recipients),
 		Header:     env.Header,
 		Sources:    []Source{src},
+		Owners:     r.owners,
 	}
 	if decrypted && r.ext.decKey != "" {
 		rec.ContentKey = r.ext.decKey
@@ -520,9 +522,10 @@ func hasOwnSource(rec *Record, src *Source) bool {
 func (w *workset) addSource(rec *Record, r *request) {
 	rec.Sources = append(rec.Sources, r.src)
 	rec.Recipients = unionRecipients(rec.Recipients, r.env.Recipients)
+	rec.Owners = unionOwners(rec.Owners, r.owners)
 	if rec.Status == journal.StatusFailed.String() && r.env.Status != journal.StatusFailed {
 		rec.Status, rec.Reason = r.env.Status.String(), r.env.Reason
-		rec.Header, rec.Sender = r.env.Header, r.env.Sender
+		rec.Header, rec.Sender, rec.OnBehalfOf = r.env.Header, r.env.Sender, r.env.OnBehalfOf
 		if rec.MessageID == "" {
 			rec.MessageID = messageID(r.env)
 		}
@@ -568,6 +571,7 @@ func (w *workset) attach(rec, p *Record) {
 		p.Copies = append(p.Copies, rec.ID)
 	}
 	p.Recipients = unionRecipients(p.Recipients, rec.Recipients)
+	p.Owners = unionOwners(p.Owners, rec.Owners)
 	for _, s := range rec.Sources {
 		if s.Copy == "" {
 			s.Copy = rec.ID
@@ -725,6 +729,7 @@ func (ap *applier) apply(r *request) error {
 		// Already a copy of primary: it gained a source.
 		addShownSource(primary, Source{Account: src.Account, Mailbox: src.Mailbox, UIDValidity: src.UIDValidity, UID: src.UID, Path: src.Path, Fetched: src.Fetched, Status: src.Status, Copy: rec.ID})
 		primary.Recipients = unionRecipients(primary.Recipients, r.env.Recipients)
+		primary.Owners = unionOwners(primary.Owners, r.owners)
 		w.mark(primary, opLink)
 	}
 	for _, ck := range ckeys {
@@ -796,7 +801,7 @@ func (w *workset) flush(src *Source) error {
 			return err
 		}
 		d := recordDigest(v)
-		e := &entry{Time: w.ap.now, Op: op, ID: id, Shown: rec.Primary, Record: hex.EncodeToString(d[:])}
+		e := &entry{Time: w.ap.now, Op: op, ID: id, Shown: rec.Primary, Record: hex.EncodeToString(d[:]), Owners: rec.Owners}
 		if op == opAdd {
 			e.Size, e.Stored = rec.Size, rec.StoredSize
 		}

@@ -18,6 +18,8 @@
 //	  tmp/                   blobs being written (<sha256>.<pid>-<n>), and the fetch stage's
 //	                         spool files; Open rolls committed blobs forward and empties it
 //	  index/                 the search index (package index), rebuildable from the log
+//	  directory.json         the last directory snapshot and the directory the owners were
+//	                         computed with (package directory)
 //	  jarchive.sock          control socket of a running daemon
 //
 // One level of 256 directories, as restic and git do: on ext4 a directory
@@ -122,18 +124,35 @@
 // address is kept as first written. Links are one level deep: a primary
 // is never linked.
 //
+// # Owners
+//
+// Record.Owners are the names of the users who own a message (package
+// directory decides; Put takes them from Incoming.Owners), sorted; none
+// means no one does (the "unassigned" view). Like Recipients they are the
+// union over a group: a merge and a link add the new copy's owners.
+// Reassign recomputes them when the directory changes, each shown message
+// from its own envelope and its copies', and writes only the records whose
+// owners changed, with an "owners" log entry; blobs are never rewritten.
+//
 // # Ingest log
 //
 // Every change of a record appends one log entry, in the same transaction:
 //
-//	{"seq":N,"time":...,"op":"add"|"merge"|"link"|"hide","id":<sha256>,
+//	{"seq":N,"time":...,"op":"add"|"merge"|"link"|"hide"|"owners","id":<sha256>,
 //	 "shown":<primary, for a linked copy>,"size":..,"stored":..,
 //	 "source":{account, mailbox, uidvalidity, uid, path, fetched, status},
-//	 "record":<hex SHA-256 of the record's value after the change>}
+//	 "record":<hex SHA-256 of the record's value after the change>,
+//	 "owners":[<the record's owners after the change; absent for none>]}
 //
 // add: a stored copy was created; merge: it gained a source of its own;
 // link: its group changed (union, copies); hide: a shown message became a
-// linked copy. (Retention deletes will add "delete".) Each entry's value
+// linked copy; owners: Reassign changed its owners and nothing else. The
+// owners of every entry make the log the history of who owned what when.
+// An event entry, {"seq":N,"time":...,"op":"event","id":"",
+// "record":<hex SHA-256 of data>,"kind":...,"data":<JSON, compacted>}, is
+// evidence about the archive as a whole (LogEvent; kind "export": an
+// export's manifest digest, package export); it names no message and the
+// index skips it. (Retention deletes will add "delete".) Each entry's value
 // begins with the SHA-256 of the previous entry's value, and the meta
 // bucket keeps the newest entry's hash (the chain head, in Stats and
 // logged at Close): editing, inserting or removing an entry breaks the

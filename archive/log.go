@@ -23,15 +23,20 @@ const (
 // of the previous entry's value (zeros for the first) followed by the
 // entry's JSON.
 type entry struct {
-	Seq    uint64    `json:"seq"`
-	Time   time.Time `json:"time"`
-	Op     string    `json:"op"`
-	ID     string    `json:"id"`              // the stored copy whose record changed
-	Shown  string    `json:"shown,omitempty"` // its primary, when it is a linked copy
-	Size   int64     `json:"size,omitempty"`  // add: bytes of the original
-	Stored int64     `json:"stored,omitempty"`
-	Source *Source   `json:"source,omitempty"` // add, merge: where it came from (no envelope text)
-	Record string    `json:"record"`           // hex SHA-256 of the record's value after the change
+	Seq    uint64          `json:"seq"`
+	Time   time.Time       `json:"time"`
+	Op     string          `json:"op"`
+	ID     string          `json:"id"`              // the stored copy whose record changed
+	Shown  string          `json:"shown,omitempty"` // its primary, when it is a linked copy
+	Size   int64           `json:"size,omitempty"`  // add: bytes of the original
+	Stored int64           `json:"stored,omitempty"`
+	Source *Source         `json:"source,omitempty"` // add, merge: where it came from (no envelope text)
+	Record string          `json:"record"`           // hex SHA-256 of the record's value after the change; event: of Data
+	Kind   string          `json:"kind,omitempty"`   // event: what happened (LogEvent, event.go)
+	Data   json.RawMessage `json:"data,omitempty"`   // event: its evidence
+	// Owners are the record's owners after the change (for op owners:
+	// the new ones; none there means unassigned).
+	Owners []string `json:"owners,omitempty"`
 }
 
 // head is the newest log entry: its sequence number and the SHA-256 of its
@@ -127,6 +132,10 @@ func (a *Archive) Changes(after uint64, limit int) ([]Change, error) {
 				return fmt.Errorf("log entry %d: %w", seq, err)
 			}
 			ch := Change{Seq: seq}
+			if e.Op == opEvent {
+				out = append(out, ch) // names no message; only moves the watermark
+				continue
+			}
 			if e.Op == opHide {
 				ch.Remove = []string{e.ID}
 			}

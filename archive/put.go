@@ -34,8 +34,9 @@ type request struct {
 	env        *journal.Envelope
 	ext        envExt
 	src        Source
-	o, d       *blob  // the original; the decrypted copy (journal report decryption) or nil
-	decProblem string // why a decrypted copy could not be stored
+	owners     []string // sorted, no duplicates
+	o, d       *blob    // the original; the decrypted copy (journal report decryption) or nil
+	decProblem string   // why a decrypted copy could not be stored
 
 	wake  chan bool // true: lead the next commit; false: done
 	id    string
@@ -88,7 +89,7 @@ func (a *Archive) Put(ctx context.Context, in *Incoming) (id string, added bool,
 	defer a.puts.Done()
 
 	env := in.Envelope
-	r := &request{env: env, src: in.Source}
+	r := &request{env: env, src: in.Source, owners: normOwners(in.Owners)}
 	if in.ext != nil {
 		r.ext = *in.ext
 	} else {

@@ -27,6 +27,15 @@ type Config struct {
 
 	Archive  Archive   `toml:"archive"`
 	Accounts []Account `toml:"accounts"`
+	// HTTP is the listener of /metrics, /healthz and /readyz (http.go).
+	HTTP HTTP `toml:"http"`
+
+	// Who owns each message (package directory): the [directory] table
+	// and the users, groups and shared mailboxes of this file.
+	Directory       Directory       `toml:"directory"`
+	Users           []User          `toml:"users"`
+	Groups          []Group         `toml:"groups"`
+	SharedMailboxes []SharedMailbox `toml:"shared_mailboxes"`
 }
 
 // Archive is the [archive] table.

@@ -109,6 +109,38 @@ testdata/bad-oauth2.toml:27:22: accounts[2].client_secret_file: cannot read clie
 testdata/bad-oauth2.toml:35:21: accounts[3].client_secret_env: environment variable JARCHIVE_TEST_UNSET is not set
 testdata/bad-oauth2.toml:42:13: accounts[4].tenant_id: only used with protocol imap-oauth2 or pop3-oauth2 (protocol is imap)
 testdata/bad-oauth2.toml:43:17: accounts[4].client_secret: only used with protocol imap-oauth2 or pop3-oauth2 (protocol is imap)`,
+	"bad-users.toml": `
+testdata/bad-users.toml:6:39: users[0].addresses[1]: "Anna Berg <anna@contoso.com>" is not a mail address (write the bare address, e.g. "anna@example.com")
+testdata/bad-users.toml:7:8: users[0].role: "auditr" is not one of user, auditor, admin
+testdata/bad-users.toml:10:8: users[1].name: duplicate name "Anna" (also used by users[0]; names of users and groups are one namespace, without regard to case)
+testdata/bad-users.toml:11:14: users[1].addresses[0]: address "ANNA.BERG@contoso.com" also belongs to users[0] (for an address of several users, add a [[shared_mailboxes]] entry)
+testdata/bad-users.toml:13:1: users[2].name: required key is missing
+testdata/bad-users.toml:17:8: users[3].name: "chloe martin" is not a valid name: use letters, digits and . _ - @ + ' (starting with a letter or digit)
+testdata/bad-users.toml:18:14: users[3].addresses[0]: "chloe@" is not a mail address (write the bare address, e.g. "anna@example.com")
+testdata/bad-users.toml:22:11: groups[0].address: address "ben@contoso.com" also belongs to users[2] (for an address of several users, add a [[shared_mailboxes]] entry)
+testdata/bad-users.toml:23:20: groups[0].members[1]: "nobody" is not the name of a user or group
+testdata/bad-users.toml:23:30: groups[0].members[2]: must not be empty
+testdata/bad-users.toml:25:1: shared_mailboxes[0].members: required key is missing (the users and groups who own the mailbox's mail)
+testdata/bad-users.toml:30:11: shared_mailboxes[1].members: must name at least one user or group`,
+	"bad-ldap.toml": `
+testdata/bad-ldap.toml:5:17: directory.sync_interval: "10s" is too short: the minimum is 1m
+testdata/bad-ldap.toml:7:1: directory.ldap.base_dn: required key is missing
+testdata/bad-ldap.toml:8:7: directory.ldap.url: "ldaps://dc1.contoso.com/DC=contoso,DC=com": give only the scheme, host and port (the base is base_dn)
+testdata/bad-ldap.toml:10:17: directory.ldap.bind_password: needs bind_dn (without it jarchive binds anonymously)
+testdata/bad-ldap.toml:11:8: directory.ldap.kind: "samba" is not one of active-directory, openldap
+testdata/bad-ldap.toml:12:15: directory.ldap.user_filter: "objectClass=user" is not an LDAP filter: it must be in parentheses, e.g. "(objectClass=user)"
+testdata/bad-ldap.toml:13:16: directory.ldap.group_filter: "(|(objectClass=group)" is not an LDAP filter: unbalanced parentheses (write a literal parenthesis as \28 or \29)
+testdata/bad-ldap.toml:14:31: directory.ldap.address_attributes[1]: "proxy addresses" is not an attribute name
+testdata/bad-ldap.toml:15:13: directory.ldap.page_size: 0 is not between 1 and 10000
+testdata/bad-ldap.toml:16:17: directory.ldap.nested_groups: "deep" is not one of auto, in-chain, recursive`,
+	"bad-ldap-url.toml": `
+testdata/bad-ldap-url.toml:4:1: directory.ldap.bind_password: required key is missing (set one of bind_password, bind_password_file or bind_password_env)
+testdata/bad-ldap-url.toml:5:7: directory.ldap.url: "https://dc1.contoso.com" is not an LDAP URL (ldaps://host[:port] or ldap://host[:port])
+testdata/bad-ldap-url.toml:7:11: directory.ldap.base_dn: "contoso.com" is not a DN (e.g. "DC=contoso,DC=com")`,
+	"bad-http.toml": `
+testdata/bad-http.toml:5:10: http.listen: "localhost:http": port "http" is not a number from 0 to 65535
+testdata/bad-http.toml:7:21: http.metrics_token_env: only one of metrics_token, metrics_token_file and metrics_token_env may be set (metrics_token is set on line 6)
+testdata/bad-http.toml:8:1: http.metrics_tokn: unknown key; did you mean "metrics_token"?`,
 	"bad-several.toml": `
 testdata/bad-several.toml:4:1: archive.compress: unknown key
 testdata/bad-several.toml:6:1: accounts[0].username: required key is missing
@@ -260,8 +292,10 @@ func TestGoodFile(t *testing.T) {
 		return a
 	}
 	want := &Config{
-		Path:    "testdata/good.toml",
-		Archive: Archive{Dir: abs("archive"), Location: time.Local},
+		Path:      "testdata/good.toml",
+		Archive:   Archive{Dir: abs("archive"), Location: time.Local},
+		Directory: Directory{SyncInterval: DefaultSyncInterval, PlusAddressing: true},
+		HTTP:      HTTP{Listen: "127.0.0.1:9587", MetricsToken: NewSecret("0123456789abcdef0123")},
 		Accounts: []Account{
 			{
 				Name:           "journal-imap",
@@ -386,7 +420,8 @@ func TestSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Archive.Dir != "/var/lib/jarchive" || len(cfg.Accounts) != 1 || cfg.Archive.Location.String() != "Europe/Berlin" {
+	if cfg.Archive.Dir != "/var/lib/jarchive" || len(cfg.Accounts) != 1 || cfg.Archive.Location.String() != "Europe/Berlin" ||
+		cfg.HTTP.Listen != "127.0.0.1:9587" || !cfg.HTTP.MetricsToken.IsZero() {
 		t.Fatalf("got %s", dump(cfg))
 	}
 	a := cfg.Accounts[0]

@@ -41,6 +41,8 @@ func (ps *parseState) validate(cfg *Config) {
 	for i := range cfg.Accounts {
 		v.account(i, names)
 	}
+	v.directory()
+	v.http()
 }
 
 // present returns the key-value of key, or nil if the file does not set it.
@@ -426,6 +428,8 @@ func loadCAFile(path, shown string) (*x509.CertPool, error) {
 //	account "x": security = "none": password and mail travel in clear text
 func (c *Config) Warnings() []string {
 	w := c.Archive.keyFileWarnings()
+	w = append(w, c.Directory.LDAP.warnings()...)
+	w = append(w, c.HTTP.warnings()...)
 	for i := range c.Accounts {
 		a := &c.Accounts[i]
 		if a.Security != SecurityNone {

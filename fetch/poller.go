@@ -49,6 +49,34 @@ func (f *Fetcher) Run(ctx context.Context, accounts []*config.Account, onResult 
 	wg.Wait()
 }
 
+// RunAccount polls one account as Run does, until ctx is done, and returns
+// once the message in flight is finished. It lets a daemon start and stop
+// accounts one by one (a configuration reload): several RunAccount calls
+// may run at once, each for a different account, but never two for the
+// same account. The account joins Status when RunAccount starts (with
+// fresh counters) and stays there, stopped, after it returns, until Forget.
+// onResult, if not nil, is called after every pass of this account; calls
+// of different RunAccount calls are not serialised.
+func (f *Fetcher) RunAccount(ctx context.Context, acct *config.Account, onResult func(Result, error)) {
+	f.status.add(acct)
+	f.runAccount(ctx, acct, func(res Result, err error) {
+		if onResult != nil {
+			onResult(res, err)
+		}
+	})
+	f.status.set(acct.Name, StateStopped, time.Time{})
+}
+
+// Track adds an account to Status as starting, at its place when it is
+// there already, else after the others. RunAccount does it too; a daemon
+// that starts several accounts at once tracks them first, in the order of
+// its configuration, so that Status follows that order.
+func (f *Fetcher) Track(acct *config.Account) { f.status.add(acct) }
+
+// Forget removes an account from Status, for one that RunAccount ran and
+// the configuration no longer has.
+func (f *Fetcher) Forget(account string) { f.status.remove(account) }
+
 func (f *Fetcher) runAccount(ctx context.Context, acct *config.Account, report func(Result, error)) {
 	log := f.log.With("account", acct.Name)
 	every := interval(acct)

@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -81,14 +82,43 @@ func (r *statusRegistry) start(accounts []*config.Account) {
 	r.m = map[string]*AccountStatus{}
 	for _, a := range accounts {
 		r.order = append(r.order, a.Name)
-		r.m[a.Name] = &AccountStatus{
-			Account:  a.Name,
-			Protocol: a.Protocol.String(),
-			Server:   a.Addr(),
-			Idle:     a.Idle,
-			State:    StateStarting,
-			Since:    now,
-		}
+		r.m[a.Name] = newStatus(a, now)
+	}
+}
+
+// add registers one account (RunAccount) with a fresh status: at its
+// place when it is known, else after the others.
+func (r *statusRegistry) add(a *config.Account) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]*AccountStatus{}
+	}
+	if r.m[a.Name] == nil {
+		r.order = append(r.order, a.Name)
+	}
+	r.m[a.Name] = newStatus(a, time.Now())
+}
+
+// remove drops an account.
+func (r *statusRegistry) remove(account string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m[account] == nil {
+		return
+	}
+	delete(r.m, account)
+	r.order = slices.DeleteFunc(r.order, func(n string) bool { return n == account })
+}
+
+func newStatus(a *config.Account, now time.Time) *AccountStatus {
+	return &AccountStatus{
+		Account:  a.Name,
+		Protocol: a.Protocol.String(),
+		Server:   a.Addr(),
+		Idle:     a.Idle,
+		State:    StateStarting,
+		Since:    now,
 	}
 }
 

@@ -59,8 +59,9 @@ type Document struct {
 	MessageID string   // Message-ID, with or without angle brackets
 	Size      int64
 	Accounts  []string // account names the message came from
-	// Owners are the normalised addresses of the users who may see the
-	// message; Search with a Scope of owners returns only theirs.
+	// Owners are the users who may see the message (package directory:
+	// user names, or addresses in normal form when no users are defined);
+	// Search with a Scope of owners returns only theirs.
 	Owners   []string
 	Body     io.ReaderAt // original message; nil = headers only
 	BodySize int64
@@ -512,7 +513,10 @@ func (b *Batch) Bytes() int64 {
 // batch is persisted. The batch is empty afterwards, also on error, and can be
 // reused.
 func (b *Batch) Commit(watermark uint64) error {
-	defer b.b.Reset()
+	// A fresh batch, not Reset: scorch's analysis goroutines may still read
+	// the committed batch after Batch returns (a race the detector found
+	// with a batch of deletes).
+	defer func() { b.b = b.g.idx.NewBatch() }()
 	n := b.b.Size()
 	var v [8]byte
 	binary.BigEndian.PutUint64(v[:], watermark)

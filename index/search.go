@@ -40,8 +40,8 @@ const (
 type Scope struct {
 	// All: every message, for auditors.
 	All bool
-	// Owners: only the messages of these owners (addresses, normalised by
-	// Search as the indexed Document.Owners are).
+	// Owners: only the messages of these owners (as in Document.Owners,
+	// normalised by Search as the indexed ones are).
 	Owners []string
 }
 

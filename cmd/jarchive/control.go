@@ -52,6 +52,9 @@ func init() {
 		"show":     showCommand,
 		"stats":    statsCommand,
 		"import":   importCommand,
+		"users":    usersCommand,
+		"reassign": reassignCommand,
+		"export":   exportCommand,
 	}
 }
 

@@ -16,11 +16,13 @@ import (
 // ingest is the fetch stage's sink: it reads each message's envelope and
 // stores it in the archive. It returns nil only once the archive committed.
 type ingest struct {
-	st     *store
-	modes  map[string]config.EnvelopeMode // per account; missing means journal
-	logger *slog.Logger
+	st      *store
+	modesMu sync.RWMutex                   // a reload replaces modes (setModes)
+	modes   map[string]config.EnvelopeMode // per account; missing means journal
+	logger  *slog.Logger
 
 	progress *progress // may be nil
+	metrics  *metrics  // may be nil: serve's /metrics
 	gate     *storageGate
 
 	mu     sync.Mutex
@@ -53,7 +55,7 @@ func newIngest(st *store, accounts []config.Account, logger *slog.Logger) *inges
 }
 
 func (in *ingest) Archive(ctx context.Context, m *fetch.Message) error {
-	env := journal.Parse(m.Body, m.Size, in.modes[m.Account])
+	env := journal.Parse(m.Body, m.Size, in.mode(m.Account))
 	incoming := &archive.Incoming{
 		Body:     m.Body,
 		Size:     m.Size,
@@ -71,14 +73,22 @@ func (in *ingest) Archive(ctx context.Context, m *fetch.Message) error {
 	var (
 		id    string
 		added bool
+		took  time.Duration // of the Put that stored it
 	)
 	for {
 		// While storage is broken every account waits here.
 		if err := in.gate.wait(ctx, nil); err != nil {
 			return fmt.Errorf("ingest: %w", err)
 		}
+		// The directory stays in force until the message is stored, so a
+		// reassignment after a sync sees it (owners.go).
+		d, release := in.st.dir.Hold()
+		incoming.Owners = d.Owners(envelopeParties(env))
 		var err error
+		began := time.Now()
 		id, added, err = in.st.arc.Put(ctx, incoming)
+		took = time.Since(began)
+		release()
 		if err == nil {
 			break
 		}
@@ -90,6 +100,7 @@ func (in *ingest) Archive(ctx context.Context, m *fetch.Message) error {
 		}
 	}
 	in.progress.add(m.Size)
+	in.metrics.stored(m.Account, m.Size, added, env.Status == journal.StatusFailed, took)
 	in.mu.Lock()
 	c := in.counts[m.Account]
 	if c == nil {

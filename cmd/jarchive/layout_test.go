@@ -11,15 +11,18 @@ import (
 // package may import. No stage imports a later one; only cmd/jarchive
 // imports them all.
 var allowedImports = map[string][]string{
-	"jarchive/config":            nil,
-	"jarchive/systemd":           nil,
-	"jarchive/testcorpus":        nil,
-	"jarchive/mailgen":           nil,
-	"jarchive/fetch":             {"jarchive/config"},
-	"jarchive/fetch/dovecottest": {"jarchive/config"},
-	"jarchive/journal":           {"jarchive/config"},
-	"jarchive/archive":           {"jarchive/journal", "jarchive/config"},
-	"jarchive/index":             {"jarchive/archive", "jarchive/journal", "jarchive/config"},
+	"jarchive/config":              nil,
+	"jarchive/systemd":             nil,
+	"jarchive/testcorpus":          nil,
+	"jarchive/mailgen":             nil,
+	"jarchive/fetch":               {"jarchive/config"},
+	"jarchive/fetch/dovecottest":   {"jarchive/config"},
+	"jarchive/journal":             {"jarchive/config"},
+	"jarchive/archive":             {"jarchive/journal", "jarchive/config"},
+	"jarchive/index":               {"jarchive/archive", "jarchive/journal", "jarchive/config"},
+	"jarchive/directory":           {"jarchive/config", "jarchive/journal"},
+	"jarchive/directory/slapdtest": nil,
+	"jarchive/export":              {"jarchive/archive", "jarchive/journal", "jarchive/config"},
 }
 
 func TestLayout(t *testing.T) {

@@ -36,7 +36,10 @@ func init() {
 		{"serve", "[-config FILE]", "fetch every account at its interval until stopped; answer CLI requests", runServe},
 		{"fetch", "-once [-config FILE]", "fetch every account once and print counts", runFetch},
 		{"import", "[-config FILE] [-envelope MODE] PATH...", "archive .eml files, directories of them and mbox files", runImport},
+		{"export", exportSynopsis, "export the messages of a search with a manifest (mbox, eml-zip, maildir); verify an export", runExport},
 		{"search", searchSynopsis, "search the archive (query language: see README, Searching)", runSearch},
+		{"users", usersSynopsis, "read the directory now and print what changed (sync); show users, addresses and groups (list)", runUsers},
+		{"reassign", "[-config FILE]", "recompute who owns each message from the directory in force", runReassign},
 		{"reindex", "[-config FILE]", "rebuild the search index from the archive and swap it in; searches go on meanwhile", runReindex},
 		{"show", "[-config FILE] [-raw|-json] ID", "show one message (ID: sha256 or a unique prefix of 8+ hex digits)", runShow},
 		{"stats", "[-config FILE] [-json]", "print archive counters", runStats},
@@ -44,6 +47,7 @@ func init() {
 		{"verify", "[-config FILE] [-read-data] [-json] [-repair-index]", "check the archive's integrity (like restic check)", runVerify},
 		{"inspect", "[-envelope MODE] [-json] FILE...", "print what the envelope parser sees in message files", runInspect},
 		{"config", "check [-config FILE]", "validate the configuration file", runConfig},
+		{"systemd-unit", "", "print the hardened systemd unit of jarchive serve (see README, Running as a service)", runSystemdUnit},
 		{"demo", "[-dir DIR] [-messages N]", "run a self-contained demo: embedded IMAP server, fetch, index, search", runDemo},
 	}
 }
@@ -77,16 +81,14 @@ func main() {
 	// The first signal starts a clean shutdown; restoring the default
 	// handlers makes a second one end the process at once.
 	context.AfterFunc(ctx, stop)
-	a := &app{stdout: os.Stdout, stderr: os.Stderr, logger: newLogger(os.Stderr)}
-	os.Exit(run(ctx, a, os.Args[1:]))
-}
-
-func newLogger(w io.Writer) *slog.Logger {
-	level := slog.LevelInfo
-	if os.Getenv("JARCHIVE_DEBUG") != "" {
-		level = slog.LevelDebug
+	// -log-format and -log-level (logging.go).
+	args, logger, err := globalFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "jarchive: %v\n", err)
+		os.Exit(2)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	a := &app{stdout: os.Stdout, stderr: os.Stderr, logger: logger}
+	os.Exit(run(ctx, a, args))
 }
 
 // run executes one command line and returns the exit code.
@@ -122,7 +124,7 @@ func run(ctx context.Context, a *app, args []string) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "usage: jarchive <command> [flags] [args]\n\ncommands:\n")
+	fmt.Fprintf(w, "usage: jarchive %s <command> [flags] [args]\n\ncommands:\n", globalSynopsis)
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-7s %s\n          %s\n", c.name, c.args, c.short)
 	}

@@ -16,6 +16,8 @@ type progress struct {
 	label string
 	start time.Time
 
+	total int // messages expected, for an ETA; 0 when unknown
+
 	mu    sync.Mutex
 	n     int
 	bytes int64
@@ -54,9 +56,27 @@ func (p *progress) add(size int64) {
 	}
 }
 
+// set sets the totals so far (n messages of bytes).
+func (p *progress) set(n int, bytes int64) {
+	if p == nil || p.w == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n, p.bytes = n, bytes
+	if now := time.Now(); now.Sub(p.last) >= 200*time.Millisecond {
+		p.last = now
+		p.draw(now)
+	}
+}
+
 func (p *progress) draw(now time.Time) {
 	el := now.Sub(p.start)
-	fmt.Fprintf(p.w, "\r%s: %d messages, %s, %.0f messages/s, %s   ", p.label, p.n, humanBytes(uint64(p.bytes)), rate(p.n, el), el.Round(time.Second))
+	eta := ""
+	if p.total > 0 && p.n > 0 && p.n < p.total {
+		eta = fmt.Sprintf(" of %d, ETA %s", p.total, (time.Duration(float64(el) / float64(p.n) * float64(p.total-p.n))).Round(time.Second))
+	}
+	fmt.Fprintf(p.w, "\r%s: %d messages%s, %s, %.0f messages/s, %.1f MB/s, %s   ", p.label, p.n, eta, humanBytes(uint64(p.bytes)), rate(p.n, el), float64(p.bytes)/(1<<20)/max(el.Seconds(), 1e-9), el.Round(time.Second))
 }
 
 // done clears the progress line.

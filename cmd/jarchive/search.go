@@ -26,6 +26,7 @@ type searchHit struct {
 	Size       int64               `json:"size"`
 	Score      float64             `json:"score,omitempty"`
 	Recipients []journal.Recipient `json:"recipients,omitempty"`
+	Owners     []string            `json:"owners,omitempty"` // the users who own it; none: unassigned
 }
 
 // stringsFlag is a flag that may be given several times.
@@ -37,7 +38,7 @@ func (f *stringsFlag) Set(s string) error {
 	return nil
 }
 
-const searchSynopsis = "[-config FILE] [-json] [-limit N] [-sort date|relevance] [-after CURSOR] [-as ADDRESS] QUERY"
+const searchSynopsis = "[-config FILE] [-json] [-limit N] [-sort date|relevance] [-after CURSOR] [-as USER] [-unassigned] QUERY"
 
 func searchCommand(ctx context.Context, a *app, st *store, args []string) error {
 	fs := newFlags(a, "search", searchSynopsis)
@@ -47,8 +48,13 @@ func searchCommand(ctx context.Context, a *app, st *store, args []string) error 
 	sortBy := fs.String("sort", "date", "order of the hits: date (newest first) or relevance")
 	after := fs.String("after", "", "show the page after the one that printed this `cursor`")
 	var as stringsFlag
-	fs.Var(&as, "as", "search as the user with this `address`: only the messages it owns (repeat for aliases); without -as, all messages (auditor)")
+	fs.Var(&as, "as", "search as this `user` (a name or any of their addresses): only the messages they own, all for an auditor; without -as, all messages (auditor)")
+	unassigned := fs.Bool("unassigned", false, "only the messages no user owns (auditors)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	scope, err := st.scopeFor(as, *unassigned)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
@@ -60,7 +66,7 @@ func searchCommand(ctx context.Context, a *app, st *store, args []string) error 
 		Limit:    *limit,
 		After:    *after,
 		Location: st.location(),
-		Scope:    index.Scope{All: len(as) == 0, Owners: as},
+		Scope:    scope,
 	}
 	switch *sortBy {
 	case "date":
@@ -91,7 +97,7 @@ func searchCommand(ctx context.Context, a *app, st *store, args []string) error 
 			return fmt.Errorf("hit %s: %w", h.ID, err)
 		}
 		hits = append(hits, searchHit{ID: rec.ID, Date: rec.Header.Date, From: rec.Header.From, Subject: rec.Header.Subject,
-			Size: rec.Size, Score: h.Score, Recipients: rec.Recipients})
+			Size: rec.Size, Score: h.Score, Recipients: rec.Recipients, Owners: rec.Owners})
 	}
 	if *asJSON {
 		enc := json.NewEncoder(a.stdout)

@@ -7,9 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"jarchive/config"
 	"jarchive/fetch"
-	"jarchive/systemd"
 )
 
 func runServe(ctx context.Context, a *app, args []string) error {
@@ -35,6 +33,13 @@ func runServe(ctx context.Context, a *app, args []string) error {
 			a.logger.Error("close archive", "err", err)
 		}
 	}()
+	// The HTTP listener (metrics, health), the systemd watchdog, and
+	// STOPPING=1 as soon as a signal comes (reload.go).
+	svc, err := startService(ctx, a, cfg, st)
+	if err != nil {
+		return err
+	}
+	defer svc.close()
 	ln, err := listenControl(cfg.Archive.Dir)
 	if err != nil {
 		return err
@@ -64,26 +69,42 @@ func runServe(ctx context.Context, a *app, args []string) error {
 				return
 			case <-wake:
 			}
-			if n, err := st.catchUp(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			began := time.Now()
+			n, err := st.catchUp(ctx)
+			switch {
+			case err == nil:
+				svc.metrics.indexed(began) // for jarchive_index_lag_seconds
+				if n > 0 {
+					a.logger.Info("indexed", "documents", n)
+				}
+			case !errors.Is(err, context.Canceled):
 				a.logger.Error("index", "err", err)
-			} else if n > 0 {
-				a.logger.Info("indexed", "documents", n)
 			}
 		}
+	}()
+
+	// The directory: a sync now and every sync_interval, owners
+	// reassigned after a change (owners.go).
+	dirDone := make(chan struct{})
+	go func() {
+		defer close(dirDone)
+		st.runDirectory(ctx, a.logger, func() {
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		})
 	}()
 
 	in := newIngest(st, cfg.Accounts, a.logger)
 	f := fetch.New(fetch.Options{Sink: in, Checkpoints: st.arc, Logger: a.logger, TempDir: filepath.Join(cfg.Archive.Dir, "tmp")})
 	st.fetcher.Store(f) // for "jarchive accounts"
-	accounts := make([]*config.Account, 0, len(cfg.Accounts))
-	for i := range cfg.Accounts {
-		accounts = append(accounts, &cfg.Accounts[i])
-	}
-	if err := systemd.Notify(systemd.Ready); err != nil {
-		a.logger.Warn("systemd notify", "err", err)
-	}
-	a.logger.Info("serving", "archive", cfg.Archive.Dir, "accounts", len(accounts))
-	f.Run(ctx, accounts, func(res fetch.Result, err error) {
+	// READY=1: the archive and the index are open.
+	svc.ready()
+	a.logger.Info("serving", "archive", cfg.Archive.Dir, "accounts", len(cfg.Accounts))
+	// One poller per account until ctx ends; SIGHUP reloads the
+	// configuration (reload.go).
+	svc.run(ctx, f, in, func(res fetch.Result, err error) {
 		c := in.take(res.Account)
 		level := a.logger.Info
 		if res.Archived == 0 && err == nil {
@@ -101,13 +122,13 @@ func runServe(ctx context.Context, a *app, args []string) error {
 			}
 		}
 	})
-	// Run returns once ctx is done and the message in flight is finished.
-	if err := systemd.Notify(systemd.Stopping); err != nil {
-		a.logger.Warn("systemd notify", "err", err)
-	}
+	// run returns once ctx is done and the messages in flight are
+	// finished (STOPPING=1 went out when the signal came).
 	<-indexerDone
-	// Index what the last polls archived before shutting down, bounded.
-	idxCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	<-dirDone
+	// Index what the last polls archived before shutting down, bounded
+	// (the unit's TimeoutStopSec allows for it).
+	idxCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := st.catchUp(idxCtx); err != nil {
 		a.logger.Warn("index at shutdown", "err", err)

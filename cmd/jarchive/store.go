@@ -9,16 +9,15 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"jarchive/archive"
 	"jarchive/config"
+	"jarchive/directory"
 	"jarchive/fetch"
 	"jarchive/index"
-	"jarchive/journal"
 )
 
 // store is an open archive with its search index: what the archive commands
@@ -30,6 +29,10 @@ type store struct {
 	logger *slog.Logger
 
 	indexMu sync.Mutex // one index catch-up at a time
+
+	// dir is the directory in force: who owns each message (owners.go).
+	dir        *directory.Syncer
+	reassignMu sync.Mutex // one reassignment at a time
 
 	// fetcher is the daemon's Fetcher, set by serve, for "accounts".
 	fetcher atomic.Pointer[fetch.Fetcher]
@@ -57,7 +60,8 @@ func openStore(cfg *config.Config, logger *slog.Logger) (*store, error) {
 		arc.Close()
 		return nil, err
 	}
-	return &store{cfg: cfg, arc: arc, idx: idx, logger: logger}, nil
+	dir := directory.Open(cfg, filepath.Join(cfg.Archive.Dir, directory.StateFile), logger)
+	return &store{cfg: cfg, arc: arc, idx: idx, logger: logger, dir: dir}, nil
 }
 
 // location is the archive's time zone, for search dates.
@@ -196,16 +200,7 @@ func documentOf(rec *archive.Record, body io.ReaderAt, size int64) *index.Docume
 			d.Bcc = append(d.Bcc, r.Addr)
 		}
 	}
-	// TODO(issue 8): owners come from the directory (users, aliases,
-	// groups). Until then the owners of a message are its envelope
-	// sender and envelope recipients, normalised and lower-cased.
-	owners := map[string]bool{}
-	for _, a := range append([]string{rec.Sender}, d.Rcpt...) {
-		if n, ok := journal.NormalizeAddr(a); ok && !owners[strings.ToLower(n)] {
-			owners[strings.ToLower(n)] = true
-			d.Owners = append(d.Owners, strings.ToLower(n))
-		}
-	}
+	d.Owners = documentOwners(rec)
 	seen := map[string]bool{}
 	for _, src := range rec.Sources {
 		if !seen[src.Account] {
