@@ -84,6 +84,7 @@ type Message struct {
 	Subject    string              `json:"subject,omitempty"`
 	MessageID  string              `json:"message_id,omitempty"`
 	Recipients []journal.Recipient `json:"recipients,omitempty"` // envelope recipients, with their fields
+	Owners     []string            `json:"owners,omitempty"`     // the users who own it, as the directory said when it was assigned
 	Sources    []archive.Source    `json:"sources,omitempty"`    // without envelope text
 	// NewlineAdded (mbox): the original does not end with a newline; the
 	// mbox has one more.
@@ -272,7 +273,7 @@ func (w *writer) abort() {
 	w.files = nil
 }
 
-var csvHeader = []string{"id", "size", "date", "from", "subject", "message_id", "recipients", "sources", "file", "entry"}
+var csvHeader = []string{"id", "size", "date", "from", "subject", "message_id", "recipients", "owners", "sources", "file", "entry"}
 
 // begin writes the manifest's keys before the messages.
 func (w *writer) begin(m *Manifest) error {
@@ -324,7 +325,7 @@ func (w *writer) add(a *archive.Archive, id string) error {
 	}
 	defer body.Close()
 	msg := Message{ID: rec.ID, Size: rec.Size, Date: rec.Header.Date, From: rec.Header.From, Subject: rec.Header.Subject,
-		MessageID: rec.Header.MessageID, Recipients: rec.Recipients}
+		MessageID: rec.Header.MessageID, Recipients: rec.Recipients, Owners: rec.Owners}
 	if msg.MessageID == "" {
 		msg.MessageID = rec.MessageID
 	}
@@ -421,7 +422,7 @@ func csvRow(m *Message) []string {
 		}
 	}
 	return []string{m.ID, strconv.FormatInt(m.Size, 10), date, strings.Join(m.From, "; "), m.Subject, m.MessageID,
-		strings.Join(rcpts, "; "), strings.Join(srcs, "; "), m.File, m.Entry}
+		strings.Join(rcpts, "; "), strings.Join(m.Owners, "; "), strings.Join(srcs, "; "), m.File, m.Entry}
 }
 
 // finish closes the containers and manifest.csv, then completes and

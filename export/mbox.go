@@ -13,10 +13,12 @@ import (
 var from = []byte("From ")
 
 // fromLine is the From_ line of a message: its envelope sender (when it is
-// one word) and its date (else the time it was archived) in asctime form.
+// one word of an address's characters) and its date (else the time it was
+// archived) in asctime form. Readers, jarchive import among them, tell a
+// From_ line from a body line by that form (fetch.isFromLine).
 func fromLine(rec *archive.Record) string {
 	sender := rec.Sender
-	if sender == "" || strings.ContainsAny(sender, " \t\r\n") {
+	if sender == "" || strings.ContainsAny(sender, " \t\r\n:<>()[],;\"") {
 		sender = "MAILER-DAEMON"
 	}
 	t := rec.Header.Date

@@ -75,8 +75,8 @@
 //
 // # Import
 //
-// Import reads .eml files, directories of them and mbox files; see Import for
-// how an mbox is split.
+// Import reads .eml files, mbox files, maildirs, directories and zip files of
+// them, resumably; see Import, and mboxSplitter for how an mbox is split.
 package fetch
 
 import (
@@ -156,8 +156,10 @@ type Result struct {
 	// accepted, Deleted those expunged on the server, TooLarge those left on
 	// the server for exceeding max_message_size, Failed those that could not
 	// be read or archived, Skipped files in an import's directories that
-	// are not mail by their name (see Import).
-	Seen, Archived, Deleted, TooLarge, Failed, Skipped int
+	// are not mail by their name (see Import), Resumed the files, zip
+	// entries and mbox members a resumed import skipped because an
+	// interrupted run of it archived them.
+	Seen, Archived, Deleted, TooLarge, Failed, Skipped, Resumed int
 	// Bytes is the size of the archived messages.
 	Bytes int64
 }

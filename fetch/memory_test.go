@@ -82,7 +82,7 @@ func TestImportBoundedMemory(t *testing.T) {
 	f := New(Options{Sink: sink, TempDir: t.TempDir()})
 	var res Result
 	alloc := allocated(func() {
-		res, err = f.Import(context.Background(), []string{path})
+		res, err = f.Import(context.Background(), []string{path}, ImportOptions{})
 	})
 	if err != nil || res.Archived != 3 {
 		t.Fatalf("Import = %+v, %v; want 3 archived", res, err)

@@ -247,7 +247,7 @@ func wholeCorpus(t testing.TB) [][]byte {
 	})
 	f := New(Options{Sink: collect, TempDir: t.TempDir()})
 	dir := corpusDir(t)
-	if _, err := f.Import(context.Background(), []string{filepath.Join(dir, "real"), filepath.Join(dir, "journal")}); err != nil {
+	if _, err := f.Import(context.Background(), []string{filepath.Join(dir, "real"), filepath.Join(dir, "journal")}, ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("corpus: %d messages, %d left out (empty, or with a bare CR)", len(msgs), skipped)

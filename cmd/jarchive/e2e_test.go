@@ -79,7 +79,7 @@ func loadCorpus(t *testing.T) []corpusMessage {
 	corpusReal := testcorpus.Dir(t, "real")
 	sink := &collectSink{}
 	f := fetch.New(fetch.Options{Sink: sink, TempDir: t.TempDir()})
-	if _, err := f.Import(context.Background(), []string{corpusReal}); err != nil {
+	if _, err := f.Import(context.Background(), []string{corpusReal}, fetch.ImportOptions{}); err != nil {
 		t.Fatalf("read corpus: %v", err)
 	}
 	return sink.msgs

@@ -35,7 +35,7 @@ func init() {
 	commands = []command{
 		{"serve", "[-config FILE]", "fetch every account at its interval until stopped; answer CLI requests", runServe},
 		{"fetch", "-once [-config FILE]", "fetch every account once and print counts", runFetch},
-		{"import", "[-config FILE] [-envelope MODE] PATH...", "archive .eml files, directories of them and mbox files", runImport},
+		{"import", importSynopsis, "archive .eml files, mbox files, maildirs, directories and zip files of them (resumable)", runImport},
 		{"export", exportSynopsis, "export the messages of a search with a manifest (mbox, eml-zip, maildir); verify an export", runExport},
 		{"search", searchSynopsis, "search the archive (query language: see README, Searching)", runSearch},
 		{"users", usersSynopsis, "read the directory now and print what changed (sync); show users, addresses and groups (list)", runUsers},

@@ -71,7 +71,7 @@ func (sa *searchArchive) archiveOnly(t *testing.T, files []string) {
 	defer st.Close()
 	in := newIngest(st, nil, a.logger)
 	f := fetch.New(fetch.Options{Sink: in, TempDir: t.TempDir()})
-	if _, err := f.Import(context.Background(), files); err != nil {
+	if _, err := f.Import(context.Background(), files, fetch.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
