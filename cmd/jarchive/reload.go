@@ -55,7 +55,8 @@ type service struct {
 
 	hup      chan os.Signal
 	stopping atomic.Bool
-	stopNote func() bool // cancels the STOPPING=1 notification
+	stopNote func() bool   // cancels the STOPPING=1 notification
+	stopSent chan struct{} // closed once STOPPING=1 went out
 
 	watchdogStop context.CancelFunc
 	watchdogDone chan struct{}
@@ -93,7 +94,9 @@ func startService(ctx context.Context, a *app, cfg *config.Config, st *store) (*
 	signal.Notify(s.hup, syscall.SIGHUP)
 
 	// A shutdown is announced at once, not when the accounts have stopped.
+	s.stopSent = make(chan struct{})
 	s.stopNote = context.AfterFunc(ctx, func() {
+		defer close(s.stopSent)
 		s.stopping.Store(true)
 		s.logger.Info("stopping: finishing the messages in flight, then indexing and closing the archive")
 		s.notify(systemd.Stopping, systemd.Status("stopping: finishing the messages in flight"))
@@ -122,7 +125,11 @@ func startService(ctx context.Context, a *app, cfg *config.Config, st *store) (*
 // close stops what startService started. The store stays open.
 func (s *service) close() {
 	signal.Stop(s.hup)
-	s.stopNote()
+	if !s.stopNote() {
+		// The shutdown began: STOPPING=1 goes out before the process
+		// ends, even when its goroutine is late.
+		<-s.stopSent
+	}
 	s.watchdogStop()
 	<-s.watchdogDone
 	s.http.close()
