@@ -215,6 +215,9 @@ func (s *service) reload(ctx context.Context) {
 	}
 	s.http.apply(cfg.HTTP, ln)
 	s.in.setModes(cfg.Accounts)
+	// Users, groups and [directory]: rebuilt now, then synced and owners
+	// reassigned by the directory goroutine (owners.go).
+	s.st.dir.SetConfig(cfg)
 	ch := s.pollers.apply(ctx, cfg.Accounts)
 	for _, name := range ch.stopped {
 		s.metrics.removeAccount(name)

@@ -450,15 +450,31 @@ func testReload(t *testing.T, bin string) {
 		t.Errorf("jarchive_config_last_reload_successful = %v after a failed reload; want 0", v)
 	}
 
-	// Account b changes (keep_mails): b restarts, a goes on.
+	// Account b changes (keep_mails): b restarts, a goes on. A new user
+	// comes into force too.
 	b.extra = "keep_mails = true\n"
 	serviceConfig(t, cfg, filepath.Join(dir, "archive"), a, b)
+	if out, _ := runCmd(t, "users", "list", "-config", cfg); strings.Contains(out, "reloaded-user") {
+		t.Fatalf("users list before the reload shows the new user: %s", out)
+	}
+	conf, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf = append(conf, "\n[[users]]\nname = \"reloaded-user\"\naddresses = [\"reloaded@example.com\"]\n"...)
+	if err := os.WriteFile(cfg, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	d.signal(syscall.SIGHUP)
 	d.note("RELOADING=1", 10*time.Second)
 	if n := d.note("READY=1", 10*time.Second); !strings.Contains(n, "reloaded") {
 		t.Errorf("READY after a reload: %q; want a STATUS saying reloaded", n)
 	}
 	rec = d.waitLog("configuration reloaded", 0, 5*time.Second)
+	// The daemon answers "users list": its directory has the new user.
+	if out, code := runCmd(t, "users", "list", "-config", cfg); code != 0 || !strings.Contains(out, "reloaded-user") {
+		t.Errorf("users list after the reload: exit %d: %s; want the new user", code, out)
+	}
 	if fmt.Sprint(rec["restarted"]) != "[b]" || fmt.Sprint(rec["started"]) != "<nil>" || fmt.Sprint(rec["stopped"]) != "<nil>" || rec["unchanged"] != 1.0 {
 		t.Errorf("reload record %v; want b restarted, a unchanged", rec)
 	}
