@@ -15,13 +15,17 @@ command -v dovecot >/dev/null || packages+=(dovecot-imapd)
 command -v pdftotext >/dev/null || packages+=(poppler-utils) # PDF attachment text
 command -v slapd >/dev/null || [ -x /usr/sbin/slapd ] || packages+=(slapd) # directory tests (OpenLDAP)
 command -v ldapmodify >/dev/null || packages+=(ldap-utils)
+[ -x /usr/sbin/postfix ] || packages+=(postfix)            # SMTP intake tests (a real MTA)
+command -v chromium >/dev/null || packages+=(chromium)      # web interface browser test
 if [ ${#packages[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 		echo "test.sh: installing ${packages[*]}"
 		apt-get update -qq
+		# postfix: install only, no system mail service (the tests run their own).
+		echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 	else
-		echo "test.sh: the integration tests need Dovecot, OpenLDAP's slapd and ldap-utils (and pdftotext). Install them with:"
+		echo "test.sh: the integration tests need Dovecot, OpenLDAP's slapd and ldap-utils (and pdftotext). Install them with (postfix: choose \"No configuration\"):"
 		echo "  sudo apt-get install -y ${packages[*]}"
 		exit 1
 	fi

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,7 +36,7 @@ var (
 	bucketStats       = []byte("stats")
 	bucketMeta        = []byte("meta")
 
-	allBuckets = [][]byte{bucketMessages, bucketLog, bucketMsgID, bucketContent, bucketCheckpoints, bucketStats, bucketMeta}
+	allBuckets = [][]byte{bucketMessages, bucketLog, bucketMsgID, bucketContent, bucketCheckpoints, bucketStats, bucketMeta, bucketHolds, bucketDeleting}
 )
 
 // Keys of the meta bucket.
@@ -123,10 +124,18 @@ type Source struct {
 	// this source delivered ("" when it delivered the shown message
 	// itself). Its envelope text is in that copy's record.
 	Copy string `json:"copy,omitempty"`
+	// MailFrom and RcptTo are the SMTP envelope of a message received
+	// over SMTP or LMTP (MailFrom "" for the null sender <>).
+	MailFrom string   `json:"mail_from,omitempty"`
+	RcptTo   []string `json:"rcpt_to,omitempty"`
+	// Delivery is, for SMTP, the hex SHA-256 of the bytes received: it
+	// tells two deliveries with the same envelope apart.
+	Delivery string `json:"delivery,omitempty"`
 }
 
 func (s *Source) same(o *Source) bool {
-	return s.Account == o.Account && s.Mailbox == o.Mailbox && s.UIDValidity == o.UIDValidity && s.UID == o.UID && s.Path == o.Path && s.UIDL == o.UIDL
+	return s.Account == o.Account && s.Mailbox == o.Mailbox && s.UIDValidity == o.UIDValidity && s.UID == o.UID && s.Path == o.Path && s.UIDL == o.UIDL &&
+		s.MailFrom == o.MailFrom && slices.Equal(s.RcptTo, o.RcptTo) && s.Delivery == o.Delivery
 }
 
 // Incoming is a message handed to Put: the bytes as fetched, and what the
@@ -160,6 +169,7 @@ type Stats struct {
 	LastSeq        uint64 `json:"last_seq"`        // newest log entry
 	ChainHead      string `json:"chain_head"`      // hex SHA-256 of the newest log entry ("" for none)
 	Encrypted      bool   `json:"encrypted"`       // new blobs are encrypted
+	Deleted        uint64 `json:"deleted"`         // stored copies deleted by retention (a tombstone each)
 }
 
 // Archive is an open archive directory. Its methods are safe for
@@ -258,6 +268,9 @@ func Open(dir string, opts Options) (*Archive, error) {
 		err := a.makeFanout()
 		if err == nil {
 			err = a.recoverTmp()
+		}
+		if err == nil {
+			err = a.finishDeletes() // blob removals a crash interrupted (delete.go)
 		}
 		if err == nil && haveSyncfs {
 			// Kept open: syncfs reports the write-back errors since the
@@ -696,6 +709,7 @@ func (a *Archive) Stats() (Stats, error) {
 			ParseFailures:  get("parse_failures"),
 			JournalReports: get("journal_reports"),
 			Encrypted:      a.crypt != nil,
+			Deleted:        get("deleted"),
 		}
 		s.Messages = s.Blobs - s.Linked
 		h := readHead(tx.Bucket(bucketMeta))

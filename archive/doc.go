@@ -87,6 +87,9 @@
 //	             journal_reports (Stats.Messages is blobs - linked)
 //	meta         "format": "1"; "head": 8-byte seq and 32-byte SHA-256 of the newest log
 //	             entry; "encryption": the JSON above; "probe": time of the last Probe
+//	holds        key: legal hold name          value: JSON Hold (delete.go)
+//	deleting     key: 32-byte SHA-256          value: empty: a deleted message whose blob
+//	             file is still to be removed (delete.go)
 //
 // The Record JSON is the struct Record (field names in its tags); "seq" is
 // the log entry that last changed it.
@@ -152,7 +155,7 @@
 // "record":<hex SHA-256 of data>,"kind":...,"data":<JSON, compacted>}, is
 // evidence about the archive as a whole (LogEvent; kind "export": an
 // export's manifest digest, package export); it names no message and the
-// index skips it. (Retention deletes will add "delete".) Each entry's value
+// index skips it. A "delete" entry is the tombstone of a stored copy that retention deleted (delete.go). Each entry's value
 // begins with the SHA-256 of the previous entry's value, and the meta
 // bucket keeps the newest entry's hash (the chain head, in Stats and
 // logged at Close): editing, inserting or removing an entry breaks the

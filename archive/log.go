@@ -37,6 +37,9 @@ type entry struct {
 	// Owners are the record's owners after the change (for op owners:
 	// the new ones; none there means unassigned).
 	Owners []string `json:"owners,omitempty"`
+	// Policy is, for op delete (a tombstone, delete.go), the retention
+	// policy that deleted the stored copy.
+	Policy string `json:"policy,omitempty"`
 }
 
 // head is the newest log entry: its sequence number and the SHA-256 of its
@@ -138,6 +141,15 @@ func (a *Archive) Changes(after uint64, limit int) ([]Change, error) {
 			}
 			if e.Op == opHide {
 				ch.Remove = []string{e.ID}
+			}
+			if e.Op == opDelete {
+				// A tombstone (delete.go): the document goes; the
+				// record is gone, unless the bytes were archived again.
+				if e.Shown == "" {
+					ch.Remove = []string{e.ID}
+				}
+				out = append(out, ch)
+				continue
 			}
 			shown := e.Shown
 			if shown == "" {

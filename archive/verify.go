@@ -63,9 +63,16 @@ type VerifyReport struct {
 	ReadData   bool      `json:"read_data"`
 	BytesRead  int64     `json:"bytes_read"` // original bytes re-hashed
 	Problems   []Problem `json:"problems"`
+	// Tombstones are the log's delete entries: stored copies deleted by
+	// retention (delete.go); PendingRemoval the blobs of deleted copies
+	// still on disk (a crash interrupted their removal; the next Open or
+	// Delete removes them), which are no orphans.
+	Tombstones     int `json:"tombstones"`
+	PendingRemoval int `json:"pending_removal"`
 
 	mu   sync.Mutex
 	seen map[string]bool
+	tomb map[string]uint64 // id -> its last tombstone's entry
 }
 
 // Clean reports whether no problem was found.
@@ -154,6 +161,9 @@ func (a *Archive) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport
 // naming the hash of the one before, the head matching the last entry,
 // and every logged message having a record at least as new as the entry.
 func (a *Archive) verifyLog(ctx context.Context, rep *VerifyReport) error {
+	// Entries of messages without a record: fine when a tombstone follows.
+	noRecord := map[string]uint64{}
+	rep.tomb = map[string]uint64{}
 	var prevHash [32]byte
 	var lastSeq uint64
 	var after uint64
@@ -200,6 +210,11 @@ func (a *Archive) verifyLog(ctx context.Context, rep *VerifyReport) error {
 				if e.Op == opEvent {
 					continue // names no message (event.go)
 				}
+				if e.Op == opDelete {
+					rep.Tombstones++
+					rep.tomb[e.ID] = seq
+					continue // its record is gone (delete.go)
+				}
 				k, ok := parseID(e.ID)
 				if !ok {
 					rep.Add(Problem{Type: ProblemChainBroken, Seq: seq, Detail: fmt.Sprintf("log entry names a bad id %q", e.ID)})
@@ -207,7 +222,7 @@ func (a *Archive) verifyLog(ctx context.Context, rep *VerifyReport) error {
 				}
 				rv := msgs.Get(k[:])
 				if rv == nil {
-					rep.Add(Problem{Type: ProblemMissing, ID: e.ID, Detail: fmt.Sprintf("the log records it (entry %d) but meta.db has no record", seq)})
+					noRecord[e.ID] = seq
 					continue
 				}
 				var rs struct{ Seq uint64 }
@@ -232,6 +247,11 @@ func (a *Archive) verifyLog(ctx context.Context, rep *VerifyReport) error {
 	}
 	if lastSeq > 0 {
 		rep.ChainHead = hex.EncodeToString(prevHash[:])
+	}
+	for id, seq := range noRecord {
+		if rep.tomb[id] < seq {
+			rep.Add(Problem{Type: ProblemMissing, ID: id, Detail: fmt.Sprintf("the log records it (entry %d) but meta.db has no record", seq)})
+		}
 	}
 	return nil
 }
@@ -421,6 +441,9 @@ func (a *Archive) verifyBlob(ctx context.Context, rep *VerifyReport, j blobJob, 
 		if tmp := a.pendingTemp(j.id); tmp != "" {
 			return 0 // committed a moment ago, being moved into place
 		}
+		if k, _ := parseID(j.id); !a.has(k) {
+			return 0 // deleted meanwhile (delete.go)
+		}
 		rep.Add(Problem{Type: ProblemMissing, ID: j.id, Detail: "the blob file is missing"})
 		return 0
 	}
@@ -436,6 +459,9 @@ func (a *Archive) verifyBlob(ctx context.Context, rep *VerifyReport, j blobJob, 
 		return 0
 	}
 	rc, err := a.Open(j.id)
+	if k, _ := parseID(j.id); err != nil && !a.has(k) {
+		return 0 // deleted meanwhile (delete.go)
+	}
 	if err != nil {
 		rep.Add(Problem{Type: ProblemCorrupt, ID: j.id, Detail: err.Error()})
 		return 0
@@ -527,6 +553,13 @@ func (a *Archive) verifyOrphans(ctx context.Context, rep *VerifyReport) error {
 		for _, id := range settled {
 			k, _ := parseID(id)
 			if msgs.Get(k[:]) == nil {
+				if pendingRemoval(tx, k) || rep.tomb[id] != 0 {
+					rep.PendingRemoval++ // deleted; its removal was interrupted (delete.go)
+					continue
+				}
+				if _, err := os.Stat(a.BlobPath(id)); errors.Is(err, fs.ErrNotExist) {
+					continue // removed by a Delete since the walk
+				}
 				rep.Add(Problem{Type: ProblemOrphan, ID: id, Detail: "no record names this blob"})
 			}
 		}

@@ -29,6 +29,8 @@ type Config struct {
 	Accounts []Account `toml:"accounts"`
 	// HTTP is the listener of /metrics, /healthz and /readyz (http.go).
 	HTTP HTTP `toml:"http"`
+	// SMTP is the SMTP/LMTP receiver of journal reports (smtp.go).
+	SMTP SMTP `toml:"smtp"`
 
 	// Who owns each message (package directory): the [directory] table
 	// and the users, groups and shared mailboxes of this file.
@@ -36,6 +38,8 @@ type Config struct {
 	Users           []User          `toml:"users"`
 	Groups          []Group         `toml:"groups"`
 	SharedMailboxes []SharedMailbox `toml:"shared_mailboxes"`
+	// Retention: how long messages are kept, legal holds aside (retention.go).
+	Retention Retention `toml:"retention"`
 }
 
 // Archive is the [archive] table.
@@ -250,6 +254,10 @@ const (
 	EnvelopeOff
 	// EnvelopeHeader reads every instance of the header EnvelopeMode.Header.
 	EnvelopeHeader
+	// EnvelopeSMTP takes the recipients and the sender from the SMTP
+	// envelope (RCPT TO, MAIL FROM) of the [smtp] receiver; the rest
+	// from the message's own headers, as off does.
+	EnvelopeSMTP
 )
 
 // EnvelopeMode is the parsed `envelope` key. The zero value is journal.
@@ -266,6 +274,8 @@ func (m EnvelopeMode) String() string {
 		return "journal"
 	case EnvelopeOff:
 		return "off"
+	case EnvelopeSMTP:
+		return "smtp"
 	default:
 		return "header:" + m.Header
 	}

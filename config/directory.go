@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Directory is the [directory] table: how the users, groups and shared
 // mailboxes of [[users]], [[groups]] and [[shared_mailboxes]] and of an
@@ -110,9 +114,16 @@ type User struct {
 	// Addresses are the user's mail addresses, primary first, then the
 	// aliases. Domains compare without regard to case, local parts too.
 	Addresses []string `toml:"addresses"`
-	// Role is user (default: sees the mail they own), auditor (sees all
-	// mail, the unassigned too) or admin (as auditor).
+	// Role is user (default: sees the mail they own), auditor (sees and
+	// exports all mail, the unassigned too, and reads the audit trail),
+	// admin (accounts and directory status, API tokens; no mail content)
+	// or both, "auditor+admin".
 	Role Role `toml:"role"`
+	// PasswordHash lets the user log in to the web interface with a
+	// password: a bcrypt hash ("$2a$..." or "$2b$...", made by "jarchive
+	// passwd"). Without it, and without [directory.ldap], the user cannot
+	// log in.
+	PasswordHash string `toml:"password_hash"`
 }
 
 // Group is one [[groups]] entry: a distribution list or team. The members
@@ -147,27 +158,53 @@ const (
 	DefaultLDAPTimeout  = Duration(30 * time.Second)
 )
 
-// Role is what a user may see. The zero value is RoleUser.
+// Role is what a user may see and do: a set of the bits RoleAuditor and
+// RoleAdmin. The zero value is RoleUser (neither). Roles combine with |;
+// in text they are "user", "auditor", "admin" or "auditor+admin".
 type Role int
 
 const (
-	RoleUser Role = iota
-	RoleAuditor
-	RoleAdmin
+	RoleUser    Role = 0
+	RoleAuditor Role = 1 << 0 // all mail: search, read, export; the audit trail
+	RoleAdmin   Role = 1 << 1 // accounts, directory, API tokens; no mail content
 )
 
 var roleNames = []string{"user", "auditor", "admin"}
 
-func (r Role) String() string { return enumString(roleNames, int(r)) }
+func (r Role) String() string {
+	switch r {
+	case RoleUser:
+		return "user"
+	case RoleAuditor:
+		return "auditor"
+	case RoleAdmin:
+		return "admin"
+	case RoleAuditor | RoleAdmin:
+		return "auditor+admin"
+	}
+	return "unknown(" + strconv.Itoa(int(r)) + ")"
+}
 
-// SeesAll reports whether the role sees every message.
-func (r Role) SeesAll() bool { return r == RoleAuditor || r == RoleAdmin }
+// SeesAll reports whether the role sees every message (auditor).
+func (r Role) SeesAll() bool { return r&RoleAuditor != 0 }
 
-// UnmarshalText implements encoding.TextUnmarshaler.
+// IsAdmin reports whether the role has the admin bit.
+func (r Role) IsAdmin() bool { return r&RoleAdmin != 0 }
+
+// UnmarshalText implements encoding.TextUnmarshaler. It takes one role
+// name or several joined by "+" ("auditor+admin").
 func (r *Role) UnmarshalText(b []byte) error {
-	i, err := enumParse(roleNames, string(b))
-	*r = Role(i)
-	return err
+	var out Role
+	for _, part := range strings.Split(string(b), "+") {
+		i, err := enumParse(roleNames, strings.TrimSpace(part))
+		if err != nil {
+			*r = RoleUser
+			return err
+		}
+		out |= []Role{RoleUser, RoleAuditor, RoleAdmin}[i]
+	}
+	*r = out
+	return nil
 }
 
 // MarshalText implements encoding.TextMarshaler.

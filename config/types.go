@@ -31,9 +31,9 @@ var envelopeHeaders = []struct{ name, header string }{
 }
 
 // UnmarshalText implements encoding.TextUnmarshaler. It accepts, in any
-// case, journal, off, x-envelope-to, x-original-to, delivered-to and
-// header:NAME, where NAME is an RFC 5322 field name (canonicalised, so
-// "header:x-rcpt" gives Header "X-Rcpt").
+// case, journal, off, x-envelope-to, x-original-to, delivered-to,
+// header:NAME and smtp (valid in [smtp] only), where NAME is an RFC 5322
+// field name (canonicalised, so "header:x-rcpt" gives Header "X-Rcpt").
 func (m *EnvelopeMode) UnmarshalText(b []byte) error {
 	s := string(b)
 	switch {
@@ -42,6 +42,9 @@ func (m *EnvelopeMode) UnmarshalText(b []byte) error {
 		return nil
 	case strings.EqualFold(s, "off"):
 		*m = EnvelopeMode{Kind: EnvelopeOff}
+		return nil
+	case strings.EqualFold(s, "smtp"): // [smtp] only (validator.smtp)
+		*m = EnvelopeMode{Kind: EnvelopeSMTP}
 		return nil
 	}
 	for _, h := range envelopeHeaders {

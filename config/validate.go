@@ -43,6 +43,8 @@ func (ps *parseState) validate(cfg *Config) {
 	}
 	v.directory()
 	v.http()
+	v.smtp()
+	v.retention()
 }
 
 // present returns the key-value of key, or nil if the file does not set it.

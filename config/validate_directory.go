@@ -36,6 +36,11 @@ func (v *validator) directory() {
 		for j, a := range u.Addresses {
 			v.dirAddress(p+".addresses", j, a, addrs, p)
 		}
+		if v.present(p+".password_hash") != nil {
+			if msg := checkPasswordHash(u.PasswordHash); msg != "" {
+				v.err(p+".password_hash", msg)
+			}
+		}
 	}
 	for i := range v.cfg.Groups {
 		g := &v.cfg.Groups[i]

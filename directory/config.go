@@ -73,7 +73,7 @@ func Merge(cfg *config.Config, ldap *Snapshot) (*Snapshot, []string) {
 				u.Addresses = append(u.Addresses, a)
 			}
 		}
-		u.Role = max(u.Role, cu.Role)
+		u.Role |= cu.Role
 	}
 	for _, cg := range cfg.Groups {
 		if _, ok := groups[strings.ToLower(cg.Name)]; !ok {

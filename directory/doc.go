@@ -6,8 +6,8 @@
 //
 // A User has a name (what the archive records as an owner and what
 // "jarchive search -as" takes), mail addresses (primary first, then
-// aliases) and a role: user (sees the mail they own), auditor or admin
-// (see all mail, the unassigned too). A Group has addresses (maybe none)
+// aliases) and a role: user (sees the mail they own), auditor (sees all
+// mail, the unassigned too), admin (no mail but their own) or both. A Group has addresses (maybe none)
 // and members: users and other groups, at any depth. A SharedMailbox is
 // an address (info@) whose mail belongs to its users and to the members of
 // its groups. A Snapshot holds them as read; New compiles one into a

@@ -320,7 +320,7 @@ func (r *ldapReader) read() (*Snapshot, error) {
 		}
 		for i := range snap.Users {
 			if members[strings.ToLower(snap.Users[i].Name)] {
-				snap.Users[i].Role = max(snap.Users[i].Role, rg.role)
+				snap.Users[i].Role |= rg.role
 			}
 		}
 	}

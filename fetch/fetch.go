@@ -109,6 +109,17 @@ type Message struct {
 	// it with ReadAt or io.NewSectionReader(Body, 0, Size). The sink must not
 	// write, close or remove it: fetch does, after Archive returns.
 	Body *os.File
+	// MailFrom and RcptTo are the SMTP envelope of a message received by
+	// jarchive's SMTP receiver (package smtpserver): the reverse-path (""
+	// for the null sender <>) and the accepted recipients. Empty for
+	// fetched and imported messages.
+	MailFrom string
+	RcptTo   []string
+	// Delivery identifies an SMTP delivery: the hex SHA-256 of the bytes
+	// received. Two journal reports of one original differ in it, while a
+	// sender's retry of a delivery the archive committed but could not
+	// acknowledge has the same. Empty for fetched and imported messages.
+	Delivery string
 }
 
 // Sink receives each message. It returns nil only once the message is

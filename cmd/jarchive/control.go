@@ -45,16 +45,18 @@ var archiveCommands map[string]archiveCommand
 
 func init() {
 	archiveCommands = map[string]archiveCommand{
-		"search":   searchCommand,
-		"accounts": accountsCommand,
-		"reindex":  reindexCommand,
-		"verify":   verifyCommand,
-		"show":     showCommand,
-		"stats":    statsCommand,
-		"import":   importCommand,
-		"users":    usersCommand,
-		"reassign": reassignCommand,
-		"export":   exportCommand,
+		"search":    searchCommand,
+		"accounts":  accountsCommand,
+		"reindex":   reindexCommand,
+		"verify":    verifyCommand,
+		"show":      showCommand,
+		"stats":     statsCommand,
+		"import":    importCommand,
+		"users":     usersCommand,
+		"reassign":  reassignCommand,
+		"export":    exportCommand,
+		"hold":      holdCommand,
+		"retention": retentionCommand,
 	}
 }
 

@@ -29,9 +29,10 @@ import (
 )
 
 func runDemo(ctx context.Context, a *app, args []string) error {
-	fs := newFlags(a, "demo", "[-dir DIR] [-messages N]")
+	fs := newFlags(a, "demo", "[-dir DIR] [-messages N] [-web]")
 	dir := fs.String("dir", "", "`directory` for the demo config and archive (default: a new temporary directory)")
 	n := fs.Int("messages", 300, "number of journal reports to generate")
+	keepWeb := fs.Bool("web", false, "keep the web interface running until Ctrl-C")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -39,7 +40,7 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 		fs.Usage()
 		return usageError("demo: unexpected arguments")
 	}
-	_, err := demo(ctx, a, *dir, *n)
+	_, err := demoRun(ctx, a, *dir, *n, *keepWeb)
 	return err
 }
 
@@ -58,12 +59,20 @@ type demoResult struct {
 	Summary         []accountSummary
 	LeftOnServer    uint32
 	Examples        []demoExample
+	// The web interface (demoweb in web.go): its address while it ran and
+	// the demo auditor's login.
+	WebURL, WebUser, WebPassword string
 }
 
 // demo generates journal reports into an embedded IMAP server, fetches,
 // archives and indexes them with the real pipeline, and runs example
 // searches.
 func demo(ctx context.Context, a *app, dir string, n int) (*demoResult, error) {
+	return demoRun(ctx, a, dir, n, false)
+}
+
+// demoRun is demo; with keepWeb the web interface runs until ctx ends.
+func demoRun(ctx context.Context, a *app, dir string, n int, keepWeb bool) (*demoResult, error) {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "jarchive-demo-")
 		if err != nil {
@@ -127,9 +136,14 @@ func demo(ctx context.Context, a *app, dir string, n int) (*demoResult, error) {
 		return nil, err
 	}
 	res.ConfigPath = filepath.Join(dir, "jarchive.toml")
+	webUsers, err := demoWebUser(res)
+	if err != nil {
+		return nil, err
+	}
 	cfgText := fmt.Sprintf(`# jarchive demo configuration (written by jarchive demo)
 [archive]
 dir = "archive"
+`+webUsers+`
 
 [[accounts]]
 name = "demo-journal"
@@ -198,6 +212,10 @@ envelope = "journal"
 	}
 	fmt.Fprintf(w, "\nTry it yourself:\n  go run ./cmd/jarchive search -config %s 'subject:invoice'\n  go run ./cmd/jarchive show -config %s <ID>\n  go run ./cmd/jarchive stats -config %s\n",
 		res.ConfigPath, res.ConfigPath, res.ConfigPath)
+	// 5. The web interface (web.go).
+	if err := demoWeb(ctx, a, cfg, st, res, keepWeb); err != nil {
+		return res, err
+	}
 	return res, nil
 }
 

@@ -55,7 +55,13 @@ func newIngest(st *store, accounts []config.Account, logger *slog.Logger) *inges
 }
 
 func (in *ingest) Archive(ctx context.Context, m *fetch.Message) error {
-	env := journal.Parse(m.Body, m.Size, in.mode(m.Account))
+	return in.archive(ctx, m, in.mode(m.Account))
+}
+
+// archive stores m with the envelope mode given: an account's, or the
+// [smtp] receiver's (smtp.go, which also knows envelope = "smtp").
+func (in *ingest) archive(ctx context.Context, m *fetch.Message, mode config.EnvelopeMode) error {
+	env := parseEnvelope(m, mode)
 	incoming := &archive.Incoming{
 		Body:     m.Body,
 		Size:     m.Size,
@@ -68,6 +74,9 @@ func (in *ingest) Archive(ctx context.Context, m *fetch.Message) error {
 			Path:        m.Path,
 			UIDL:        m.UIDL,
 			Fetched:     m.Fetched.UTC(),
+			MailFrom:    m.MailFrom,
+			RcptTo:      m.RcptTo,
+			Delivery:    m.Delivery,
 		},
 	}
 	var (

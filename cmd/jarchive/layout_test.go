@@ -17,12 +17,21 @@ var allowedImports = map[string][]string{
 	"jarchive/mailgen":             nil,
 	"jarchive/fetch":               {"jarchive/config"},
 	"jarchive/fetch/dovecottest":   {"jarchive/config"},
+	"jarchive/bench/dovecot":       {"jarchive/fetch/dovecottest"},
 	"jarchive/journal":             {"jarchive/config"},
 	"jarchive/archive":             {"jarchive/journal", "jarchive/config"},
 	"jarchive/index":               {"jarchive/archive", "jarchive/journal", "jarchive/config"},
 	"jarchive/directory":           {"jarchive/config", "jarchive/journal"},
 	"jarchive/directory/slapdtest": nil,
 	"jarchive/export":              {"jarchive/archive", "jarchive/journal", "jarchive/config"},
+	"jarchive/retention":           {"jarchive/archive", "jarchive/index", "jarchive/journal", "jarchive/config", "jarchive/directory"},
+	"jarchive/audit":               nil,
+	"jarchive/web": {"jarchive/archive", "jarchive/index", "jarchive/journal", "jarchive/config",
+		"jarchive/directory", "jarchive/export", "jarchive/audit"},
+
+	// The SMTP receiver hands messages to a fetch.Sink.
+	"jarchive/smtpserver":             {"jarchive/fetch", "jarchive/config"},
+	"jarchive/smtpserver/postfixtest": nil,
 }
 
 func TestLayout(t *testing.T) {

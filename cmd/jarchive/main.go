@@ -40,6 +40,8 @@ func init() {
 		{"search", searchSynopsis, "search the archive (query language: see README, Searching)", runSearch},
 		{"users", usersSynopsis, "read the directory now and print what changed (sync); show users, addresses and groups (list)", runUsers},
 		{"reassign", "[-config FILE]", "recompute who owns each message from the directory in force", runReassign},
+		{"retention", retentionSynopsis, "show what retention would delete (dry run), delete it (-apply); list the tombstones", runRetention},
+		{"hold", holdSynopsis, "legal holds: messages a search finds are never deleted by retention", runHold},
 		{"reindex", "[-config FILE]", "rebuild the search index from the archive and swap it in; searches go on meanwhile", runReindex},
 		{"show", "[-config FILE] [-raw|-json] ID", "show one message (ID: sha256 or a unique prefix of 8+ hex digits)", runShow},
 		{"stats", "[-config FILE] [-json]", "print archive counters", runStats},
@@ -47,8 +49,10 @@ func init() {
 		{"verify", "[-config FILE] [-read-data] [-json] [-repair-index]", "check the archive's integrity (like restic check)", runVerify},
 		{"inspect", "[-envelope MODE] [-json] FILE...", "print what the envelope parser sees in message files", runInspect},
 		{"config", "check [-config FILE]", "validate the configuration file", runConfig},
+		{"passwd", "[-cost N]", "print the bcrypt hash of a password (read without echo, or from stdin) for [[users]] password_hash", runPasswd},
+		{"token", tokenSynopsis, "API tokens of the web interface: add (prints the token once), list, revoke", runToken},
 		{"systemd-unit", "", "print the hardened systemd unit of jarchive serve (see README, Running as a service)", runSystemdUnit},
-		{"demo", "[-dir DIR] [-messages N]", "run a self-contained demo: embedded IMAP server, fetch, index, search", runDemo},
+		{"demo", "[-dir DIR] [-messages N] [-web]", "run a self-contained demo: embedded IMAP server, fetch, index, search, web interface (-web: keep serving)", runDemo},
 	}
 }
 

@@ -54,6 +54,12 @@ type metrics struct {
 	parseFailures prometheus.Counter
 	commitSeconds prometheus.Histogram
 
+	// The [smtp] receiver (smtp.go).
+	smtpMessages      prometheus.Counter
+	smtpBytes         prometheus.Counter
+	smtpRejected      *prometheus.CounterVec
+	smtpCommitSeconds prometheus.Histogram
+
 	reloads      *prometheus.CounterVec
 	reloadOK     prometheus.Gauge
 	reloadTime   prometheus.Gauge
@@ -114,6 +120,23 @@ func newMetrics(st *store) *metrics {
 			Help:    "Time to store a message durably (blob written and synced, database committed).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15), // 1ms to 16s
 		}),
+		smtpMessages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jarchive_smtp_messages_total",
+			Help: "Messages received over SMTP/LMTP and answered 250 (archived).",
+		}),
+		smtpBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jarchive_smtp_bytes_total",
+			Help: "Bytes of the messages received over SMTP/LMTP and archived.",
+		}),
+		smtpRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jarchive_smtp_rejected_total",
+			Help: "SMTP/LMTP refusals by reason: network, connections, tls, auth, syntax, recipient, size, line, timeout, storage (452), busy (421), failed (451).",
+		}, []string{"reason"}),
+		smtpCommitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "jarchive_smtp_commit_seconds",
+			Help:    "Time from the end of a message's data to the archive's commit (the wait before the 250).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15), // 1ms to 16s
+		}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jarchive_config_reloads_total",
 			Help: "Configuration reloads (SIGHUP) by result: success or failure (the old configuration kept running).",
@@ -135,6 +158,7 @@ func newMetrics(st *store) *metrics {
 	m.reg.MustRegister(
 		m.fetchedMessages, m.fetchedBytes, m.fetchErrors, m.passes, m.lastSuccess, m.oversize,
 		m.archived, m.merged, m.parseFailures, m.commitSeconds,
+		m.smtpMessages, m.smtpBytes, m.smtpRejected, m.smtpCommitSeconds,
 		m.reloads, m.reloadOK, m.reloadTime,
 		(*storeCollector)(m),
 		collectors.NewGoCollector(),
@@ -392,6 +416,11 @@ type httpService struct {
 	ready   func() (ok bool, report string)
 	healthy func() error
 	token   atomic.Pointer[config.Secret] // nil or zero: loopback clients only
+	web     http.Handler                  // the web interface on every other path (web.go); nil: none
+	// cert is the certificate of [http] tls_cert_file, loaded again at
+	// each reload (a renewed certificate counts without a restart).
+	cert  atomic.Pointer[tls.Certificate]
+	tlsOn bool // the running server speaks TLS (under mu)
 
 	mu     sync.Mutex
 	listen string // as configured
@@ -442,6 +471,9 @@ func (h *httpService) handler() http.Handler {
 		}
 		io.WriteString(w, report)
 	})
+	if h.web != nil {
+		mux.Handle("/", h.web)
+	}
 	return mux
 }
 
@@ -495,9 +527,19 @@ func (h *httpService) bind(cfg config.HTTP) (net.Listener, error) {
 func (h *httpService) apply(cfg config.HTTP, ln net.Listener) {
 	tok := cfg.MetricsToken
 	h.token.Store(&tok)
+	if cfg.TLS() {
+		if c, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
+			h.logger.Error("http: the TLS certificate cannot be loaded; the previous one stays in use", "err", err)
+		} else {
+			h.cert.Store(&c)
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if ln == nil && cfg.Listen == h.listen {
+		if h.srv != nil && h.tlsOn != cfg.TLS() {
+			h.logger.Warn("http: switching between HTTP and HTTPS on the same address takes effect at a restart")
+		}
 		return
 	}
 	h.stopLocked()
@@ -512,19 +554,31 @@ func (h *httpService) apply(cfg config.HTTP, ln net.Listener) {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(h.logger.Handler(), slog.LevelDebug),
 	}
+	if cfg.TLS() {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12,
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return h.cert.Load(), nil }}
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := func() error { return srv.Serve(ln) }
+		if srv.TLSConfig != nil {
+			serve = func() error { return srv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			h.logger.Error("http", "err", err)
 		}
 	}()
-	h.srv, h.addr, h.done = srv, ln.Addr(), done
+	h.srv, h.addr, h.done, h.tlsOn = srv, ln.Addr(), done, cfg.TLS()
 	auth := "loopback clients"
 	if !tok.IsZero() {
 		auth = "bearer token"
 	}
-	h.logger.Info("http listening", "addr", ln.Addr().String(), "endpoints", "/metrics /healthz /readyz", "metrics_access", auth)
+	endpoints := "/metrics /healthz /readyz"
+	if h.web != nil {
+		endpoints += " and the web interface"
+	}
+	h.logger.Info("http listening", "addr", ln.Addr().String(), "tls", cfg.TLS(), "endpoints", endpoints, "metrics_access", auth)
 }
 
 func (h *httpService) stopLocked() {

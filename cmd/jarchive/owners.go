@@ -46,7 +46,8 @@ func documentOwners(rec *archive.Record) []string {
 
 // scopeFor returns the search scope of -as (user names or addresses,
 // looked up in the directory in force) and -unassigned. Without -as the
-// caller is an auditor; an auditor or admin given with -as sees all.
+// caller is an auditor; an auditor given with -as sees all (an admin who is
+// not also an auditor sees only the mail they own).
 func (st *store) scopeFor(as []string, unassigned bool) (index.Scope, error) {
 	d := st.dir.Directory()
 	all := len(as) == 0

@@ -285,7 +285,7 @@ name = "ivan"
 addresses = ["ivan.petrov@contoso.com"]
 [[users]]
 name = "boss"
-role = "admin"
+role = "auditor+admin"
 [[groups]]
 name = "sales"
 address = "sales@contoso.com"

@@ -52,6 +52,7 @@ type service struct {
 	st      *store
 	metrics *metrics
 	http    *httpService
+	web     *webUI // the web interface on the HTTP listener (web.go)
 
 	hup      chan os.Signal
 	stopping atomic.Bool
@@ -83,8 +84,15 @@ func startService(ctx context.Context, a *app, cfg *config.Config, st *store) (*
 		s.metrics.addAccount(acct.Name)
 	}
 	s.http = newHTTPService(a.logger, s.metrics, s.readiness, s.healthy)
+	web, err := startWeb(a, cfg, st)
+	if err != nil {
+		return nil, err
+	}
+	s.web = web
+	s.http.web = s.web.handler()
 	ln, err := s.http.bind(cfg.HTTP)
 	if err != nil {
+		s.web.close()
 		return nil, fmt.Errorf("%s: [http] listen: %w", cfg.Path, err)
 	}
 	s.http.apply(cfg.HTTP, ln)
@@ -133,6 +141,7 @@ func (s *service) close() {
 	s.watchdogStop()
 	<-s.watchdogDone
 	s.http.close()
+	s.web.close()
 }
 
 func (s *service) notify(states ...string) {
@@ -213,6 +222,7 @@ func (s *service) reload(ctx context.Context) {
 	if keys := restartKeys(old, cfg); len(keys) > 0 {
 		s.logger.Warn("reload: these settings changed but take effect only at a restart (systemctl restart jarchive)", "keys", strings.Join(keys, ", "))
 	}
+	s.web.setConfig(cfg)
 	s.http.apply(cfg.HTTP, ln)
 	s.in.setModes(cfg.Accounts)
 	// Users, groups and [directory]: rebuilt now, then synced and owners

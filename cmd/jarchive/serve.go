@@ -95,10 +95,22 @@ func runServe(ctx context.Context, a *app, args []string) error {
 			}
 		})
 	}()
+	defer st.startRetention(ctx, a.logger)() // [retention] schedule (retention.go): started now, waited for at the end
 
 	in := newIngest(st, cfg.Accounts, a.logger)
 	f := fetch.New(fetch.Options{Sink: in, Checkpoints: st.arc, Logger: a.logger, TempDir: filepath.Join(cfg.Archive.Dir, "tmp")})
 	st.fetcher.Store(f) // for "jarchive accounts"
+	// The [smtp] receiver (smtp.go): it stops accepting when ctx ends and
+	// finishes the messages in flight; rcv.wait below waits for that.
+	rcv, err := startSMTP(ctx, a, cfg, in, svc.metrics, func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		return err
+	}
 	// READY=1: the archive and the index are open.
 	svc.ready()
 	a.logger.Info("serving", "archive", cfg.Archive.Dir, "accounts", len(cfg.Accounts))
@@ -122,6 +134,7 @@ func runServe(ctx context.Context, a *app, args []string) error {
 			}
 		}
 	})
+	rcv.wait()
 	// run returns once ctx is done and the messages in flight are
 	// finished (STOPPING=1 went out when the signal came).
 	<-indexerDone

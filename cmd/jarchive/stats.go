@@ -19,6 +19,9 @@ type statsOutput struct {
 	// IndexLag is the number of archive log entries (messages archived,
 	// copies merged) the index has not taken in yet: not yet searchable.
 	IndexLag uint64 `json:"index_lag"`
+	// Retention is what the next retention run would delete, and the
+	// holds (retention.go); absent without [retention].
+	Retention *retentionStats `json:"retention,omitempty"`
 }
 
 func statsCommand(ctx context.Context, a *app, st *store, args []string) error {
@@ -42,6 +45,9 @@ func statsCommand(ctx context.Context, a *app, st *store, args []string) error {
 	if s.LastSeq > out.IndexWatermark {
 		out.IndexLag = s.LastSeq - out.IndexWatermark
 	}
+	if out.Retention, err = st.retentionSummary(ctx); err != nil {
+		return fmt.Errorf("retention: %w", err)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetEscapeHTML(false)
@@ -64,6 +70,12 @@ func statsCommand(ctx context.Context, a *app, st *store, args []string) error {
 	fmt.Fprintf(w, "log chain head:    %s (change %d)\n", s.ChainHead, s.LastSeq)
 	fmt.Fprintf(w, "index documents:   %d (watermark %d of %d)\n", out.IndexDocuments, out.IndexWatermark, s.LastSeq)
 	fmt.Fprintf(w, "index lag:         %d (archived, not yet searchable)\n", out.IndexLag)
+	if r := out.Retention; r != nil && r.Error != "" {
+		fmt.Fprintf(w, "retention:         cannot plan the next run: %s\n", r.Error)
+	} else if r != nil {
+		fmt.Fprintf(w, "retention:         next run deletes %d messages (%s); %d held by %d legal hold%s; schedule %s; %d deleted so far\n",
+			r.WouldDelete, humanBytes(uint64(r.Bytes)), r.Held, r.Holds, plural(r.Holds), r.Schedule, s.Deleted)
+	}
 	return nil
 }
 

@@ -22,7 +22,9 @@ and re-hashes every blob. -repair-index indexes the missing messages and
 deletes the extra documents.
 
 Problems, one per line (or in -json): missing, truncated, corrupt, orphan,
-chain-broken, index-missing, index-extra, each with the message id.
+chain-broken, index-missing, index-extra, each with the message id; and
+of the web interface's audit log (audit.log, a hash chain): audit-edited,
+audit-deleted, audit-reordered, audit-truncated, audit-malformed.
 
 Exit status: 0 no problem, 1 problems found (after -repair-index: problems
 left), 2 verify could not run (configuration, archive not openable, I/O).
@@ -51,6 +53,7 @@ type verifyOutput struct {
 	IndexDocuments int          `json:"index_documents"`
 	IndexWatermark uint64       `json:"index_watermark"`
 	IndexPending   int          `json:"index_pending"` // messages the index has not caught up with
+	AuditRecords   int          `json:"audit_records"` // records of the web interface's audit trail (web.go)
 	Repaired       *repairCount `json:"repaired,omitempty"`
 }
 
@@ -113,6 +116,9 @@ func verifyCommand(ctx context.Context, a *app, st *store, args []string) error 
 	if err := st.verifyIndex(ctx, out, *repair); err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("verify: index: %w", err)}
 	}
+	if err := st.verifyAudit(out); err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("verify: audit log: %w", err)}
+	}
 	rep.Sort()
 	if *asJSON {
 		if rep.Problems == nil {
@@ -150,6 +156,10 @@ func printVerify(w io.Writer, out *verifyOutput, took time.Duration) {
 		fmt.Fprintf(w, "read data: %d blobs re-hashed, %s of messages\n", rep.Records, humanBytes(uint64(rep.BytesRead)))
 	}
 	fmt.Fprintf(w, "index: %d documents (watermark %d, %d messages pending)\n", out.IndexDocuments, out.IndexWatermark, out.IndexPending)
+	if rep.Tombstones > 0 || rep.PendingRemoval > 0 {
+		fmt.Fprintf(w, "tombstones: %d (deleted by retention), %d blobs pending removal\n", rep.Tombstones, rep.PendingRemoval)
+	}
+	fmt.Fprintf(w, "audit log: %d records\n", out.AuditRecords)
 	if r := out.Repaired; r != nil {
 		fmt.Fprintf(w, "repaired index: %d messages indexed, %d documents deleted\n", r.Indexed, r.Deleted)
 	}
