@@ -522,11 +522,30 @@ func (b *Batch) Commit(watermark uint64) error {
 	binary.BigEndian.PutUint64(v[:], watermark)
 	b.b.SetInternal(keyWatermark, v[:])
 	start := time.Now()
-	if err := b.g.idx.Batch(b.b); err != nil {
+	if err := protectedBatch(b.g.idx, b.b); err != nil {
 		return fmt.Errorf("index commit of %d documents: %w", n, err)
 	}
 	b.logger.Debug("index batch committed", "generation", b.g.name, "docs", n, "watermark", watermark, "took", time.Since(start))
 	return nil
+}
+
+// ErrPanicked matches (errors.Is) an index operation in which bleve
+// panicked. Seen when the disk is full: scorch may close a segment whose
+// caches a concurrent introduction still writes to ("assignment to entry
+// in nil map" in zapx). The index is derived from the archive: the
+// caller reports the error and tries again later, and a restart or
+// "jarchive reindex" rebuilds what the watermark does not cover.
+var ErrPanicked = errors.New("the search library panicked")
+
+// protectedBatch runs idx.Batch, turning a panic into an error that
+// matches ErrPanicked.
+func protectedBatch(idx bleve.Index, b *bleve.Batch) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrPanicked, r)
+		}
+	}()
+	return idx.Batch(b)
 }
 
 // Rebuild is a new generation of the index, built beside the live one

@@ -49,12 +49,12 @@ type accountSummary struct {
 // fetchOnce polls every account once, indexes what arrived and prints a
 // line per account. It fails when any account failed.
 func fetchOnce(ctx context.Context, a *app, st *store) ([]accountSummary, error) {
-	in := newIngest(st, st.cfg.Accounts, a.logger)
+	in := newIngest(st, st.config().Accounts, a.logger)
 	f := fetch.New(fetch.Options{Sink: in, Checkpoints: st.arc, Logger: a.logger, TempDir: filepath.Join(st.arc.Dir(), "tmp")})
 	var out []accountSummary
 	var errs []error
-	for i := range st.cfg.Accounts {
-		acct := &st.cfg.Accounts[i]
+	for i := range st.config().Accounts {
+		acct := &st.config().Accounts[i]
 		start := time.Now()
 		res, err := f.Poll(ctx, acct)
 		s := accountSummary{Result: res, ingestCounts: in.take(acct.Name), Elapsed: time.Since(start), Err: err}

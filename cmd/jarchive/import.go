@@ -37,6 +37,9 @@ func importCommand(ctx context.Context, a *app, st *store, args []string) error 
 	if err := mode.UnmarshalText([]byte(*envelope)); err != nil {
 		return usageError("import: -envelope: %v", err)
 	}
+	if mode.Kind == config.EnvelopeSMTP {
+		return usageError("import: -envelope smtp: only for messages received by [smtp] (the envelope is the SMTP one)")
+	}
 	q, err := fetch.ParseQuoting(*quoting)
 	if err != nil {
 		return usageError("import: -mbox: %v", err)
@@ -55,7 +58,7 @@ func importCommand(ctx context.Context, a *app, st *store, args []string) error 
 		}
 		// A configured account's envelope mode applies unless -envelope
 		// says otherwise.
-		for _, acct := range st.cfg.Accounts {
+		for _, acct := range st.config().Accounts {
 			if acct.Name == name && !envelopeSet {
 				mode = acct.Envelope
 			}

@@ -33,6 +33,9 @@ func runInspect(ctx context.Context, a *app, args []string) error {
 	if err := mode.UnmarshalText([]byte(*envelope)); err != nil {
 		return usageError("inspect: -envelope: %v", err)
 	}
+	if mode.Kind == config.EnvelopeSMTP {
+		return usageError("inspect: -envelope smtp: only for messages received by [smtp] (the envelope is the SMTP one)")
+	}
 	bad := 0
 	for i, name := range fs.Args() {
 		if err := ctx.Err(); err != nil {

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -115,7 +116,13 @@ func run(ctx context.Context, a *app, args []string) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		fmt.Fprintf(a.stderr, "jarchive %s: %v\n", c.name, err)
+		// Errors that already name the command ("import: ...") get only
+		// the program's name.
+		msg := err.Error()
+		if !strings.HasPrefix(msg, c.name+":") && !strings.HasPrefix(msg, c.name+" ") {
+			msg = c.name + ": " + msg
+		}
+		fmt.Fprintf(a.stderr, "jarchive %s\n", msg)
 		var ee *exitError
 		if errors.As(err, &ee) {
 			return ee.code

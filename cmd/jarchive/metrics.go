@@ -398,8 +398,15 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descIndexLagSeconds, m.lag.seconds(now, lag > 0, processStart))
 		}
 	}
-	if n := m.dirSyncNanos.Load(); n != 0 {
-		gauge(descDirSyncAge, max(now.Sub(time.Unix(0, n)).Seconds(), 0))
+	// The LDAP snapshot in force, or a sync recorded by setDirectorySync.
+	synced := time.Unix(0, m.dirSyncNanos.Load())
+	if m.st != nil && m.st.dir != nil {
+		if t := m.st.dir.Status().Synced; t.After(synced) {
+			synced = t
+		}
+	}
+	if synced.UnixNano() > 0 {
+		gauge(descDirSyncAge, max(now.Sub(synced).Seconds(), 0))
 	}
 	paused := 0.0
 	if g := m.gate.Load(); g != nil && g.paused() {

@@ -228,6 +228,7 @@ func (s *service) reload(ctx context.Context) {
 	// Users, groups and [directory]: rebuilt now, then synced and owners
 	// reassigned by the directory goroutine (owners.go).
 	s.st.dir.SetConfig(cfg)
+	s.st.setConfig(cfg)
 	ch := s.pollers.apply(ctx, cfg.Accounts)
 	for _, name := range ch.stopped {
 		s.metrics.removeAccount(name)

@@ -117,7 +117,7 @@ func (s *store) retentionPlan(ctx context.Context, catchUp bool, progress func(i
 		Archive:     s.arc,
 		Index:       s.idx,
 		Directory:   s.dir.Directory(),
-		Config:      s.cfg.Retention,
+		Config:      s.config().Retention,
 		Location:    s.location(),
 		IndexedUpTo: mark,
 		Progress:    progress,
@@ -151,7 +151,7 @@ func printPlan(w io.Writer, st *store, out *retentionOutput, took time.Duration)
 		}
 		return t.In(loc).Format("2006-01-02")
 	}
-	cfg := st.cfg.Retention
+	cfg := st.config().Retention
 	def := "none (kept for ever)"
 	if !cfg.Default.IsZero() {
 		def = cfg.Default.String()
@@ -256,7 +256,7 @@ type retentionStats struct {
 // the archive and the index stay as they are, for monitoring that asks
 // often.
 func (s *store) retentionSummary(ctx context.Context) (*retentionStats, error) {
-	if !s.cfg.Retention.Enabled {
+	if !s.config().Retention.Enabled {
 		return nil, nil
 	}
 	as, err := s.arc.Stats()
@@ -278,9 +278,9 @@ func (s *store) retentionSummary(ctx context.Context) (*retentionStats, error) {
 		if ctx.Err() != nil {
 			return nil, err
 		}
-		return &retentionStats{Schedule: s.cfg.Retention.Schedule.String(), Error: err.Error()}, nil
+		return &retentionStats{Schedule: s.config().Retention.Schedule.String(), Error: err.Error()}, nil
 	}
-	out := &retentionStats{Schedule: s.cfg.Retention.Schedule.String(), WouldDelete: plan.Count, Bytes: plan.Bytes, Held: heldCount(plan), Holds: len(plan.Holds)}
+	out := &retentionStats{Schedule: s.config().Retention.Schedule.String(), WouldDelete: plan.Count, Bytes: plan.Bytes, Held: heldCount(plan), Holds: len(plan.Holds)}
 	summaryCache.key, summaryCache.at, summaryCache.val = key, time.Now(), out
 	return out, nil
 }
@@ -312,8 +312,8 @@ var retentionFirstRun = 5 * time.Minute
 // and returns a function that waits for it to stop. With schedule off it
 // does nothing.
 func (s *store) startRetention(ctx context.Context, logger *slog.Logger) (wait func()) {
-	interval := s.cfg.Retention.Schedule.Interval()
-	if !s.cfg.Retention.Enabled || interval == 0 {
+	interval := s.config().Retention.Schedule.Interval()
+	if !s.config().Retention.Enabled || interval == 0 {
 		return func() {}
 	}
 	done := make(chan struct{})

@@ -23,7 +23,7 @@ import (
 // store is an open archive with its search index: what the archive commands
 // work on, in the daemon or in a CLI process.
 type store struct {
-	cfg    *config.Config
+	cfg    atomic.Pointer[config.Config] // config and setConfig; a reload replaces it
 	arc    *archive.Archive
 	idx    *index.Index
 	logger *slog.Logger
@@ -37,6 +37,14 @@ type store struct {
 	// fetcher is the daemon's Fetcher, set by serve, for "accounts".
 	fetcher atomic.Pointer[fetch.Fetcher]
 }
+
+// config returns the configuration in force.
+func (s *store) config() *config.Config { return s.cfg.Load() }
+
+// setConfig puts a reloaded configuration in force for what reads it at
+// each use: retention policies, the archive's time zone, users list and
+// import's accounts. (The directory has its own: directory.Syncer.SetConfig.)
+func (s *store) setConfig(cfg *config.Config) { s.cfg.Store(cfg) }
 
 func openStore(cfg *config.Config, logger *slog.Logger) (*store, error) {
 	opts := archive.Options{Logger: logger}
@@ -61,13 +69,15 @@ func openStore(cfg *config.Config, logger *slog.Logger) (*store, error) {
 		return nil, err
 	}
 	dir := directory.Open(cfg, filepath.Join(cfg.Archive.Dir, directory.StateFile), logger)
-	return &store{cfg: cfg, arc: arc, idx: idx, logger: logger, dir: dir}, nil
+	st := &store{arc: arc, idx: idx, logger: logger, dir: dir}
+	st.cfg.Store(cfg)
+	return st, nil
 }
 
 // location is the archive's time zone, for search dates.
 func (s *store) location() *time.Location {
-	if s.cfg.Archive.Location != nil {
-		return s.cfg.Archive.Location
+	if s.config().Archive.Location != nil {
+		return s.config().Archive.Location
 	}
 	return time.Local
 }

@@ -77,7 +77,7 @@ func usersSync(ctx context.Context, a *app, st *store, args []string) error {
 	}
 	ds, err := st.syncDirectory(ctx)
 	res, changes, rs := ds.Read, ds.Changes, ds.Reassigned
-	l := &st.cfg.Directory.LDAP
+	l := &st.config().Directory.LDAP
 	d := st.dir.Directory()
 	switch {
 	case res != nil && res.Read && res.Stats != nil:
@@ -90,8 +90,8 @@ func usersSync(ctx context.Context, a *app, st *store, args []string) error {
 	case d.IsImplicit():
 		fmt.Fprintf(a.stdout, "directory: no users defined: every address owns its own mail (add [[users]] or [directory.ldap])\n")
 	case !l.Enabled():
-		fmt.Fprintf(a.stdout, "directory: the configuration file: %s, %s, %s\n", count(len(st.cfg.Users), "user", "users"),
-			count(len(st.cfg.Groups), "group", "groups"), count(len(st.cfg.SharedMailboxes), "shared mailbox", "shared mailboxes"))
+		fmt.Fprintf(a.stdout, "directory: the configuration file: %s, %s, %s\n", count(len(st.config().Users), "user", "users"),
+			count(len(st.config().Groups), "group", "groups"), count(len(st.config().SharedMailboxes), "shared mailbox", "shared mailboxes"))
 	}
 	if n := len(d.Warnings()); n > 0 {
 		fmt.Fprintf(a.stdout, "directory: %d entries left out (the daemon logs why at start)\n", n)
@@ -185,7 +185,7 @@ func usersList(a *app, st *store, args []string) error {
 	if fs.NArg() == 0 {
 		src := "from the configuration file"
 		if status.Source == "ldap" {
-			src = "from " + st.cfg.Directory.LDAP.URL
+			src = "from " + st.config().Directory.LDAP.URL
 			if status.Synced.IsZero() {
 				src += " (not read yet)"
 			} else {

@@ -94,7 +94,7 @@ func (st *store) webAccounts() []web.AccountStatus {
 // verifyAudit checks the audit trail's hash chain for verify: its
 // problems join the archive's, as audit-<kind>.
 func (st *store) verifyAudit(out *verifyOutput) error {
-	rep, err := audit.Verify(filepath.Join(st.cfg.Archive.Dir, audit.File))
+	rep, err := audit.Verify(filepath.Join(st.config().Archive.Dir, audit.File))
 	if err != nil {
 		return err
 	}

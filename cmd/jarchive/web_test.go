@@ -122,7 +122,7 @@ func TestWebService(t *testing.T) {
 		t.Errorf("stats: %d %s", resp.StatusCode, body)
 	}
 	// The login is in the audit trail, which verify checks.
-	recs, n, err := audit.Tail(filepath.Join(s.st.cfg.Archive.Dir, audit.File), 0)
+	recs, n, err := audit.Tail(filepath.Join(s.st.config().Archive.Dir, audit.File), 0)
 	if err != nil || n != 2 || recs[1].Action != audit.ActionLogin || recs[1].Actor != "kim" || recs[0].Action != audit.ActionStats {
 		t.Errorf("audit: %d records %+v, %v; want the login and the stats", n, recs, err)
 	}
