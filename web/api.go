@@ -119,13 +119,14 @@ func (s *Server) apiStats(w http.ResponseWriter, r *http.Request, p *principal) 
 	s.record(r, p, audit.ActionStats, "", audit.Success, "")
 	writeJSON(w, http.StatusOK, struct {
 		archive.Stats
-		IndexDocuments uint64 `json:"index_documents"`
-		IndexLag       uint64 `json:"index_lag"`
-	}{st, docs, lag})
+		IndexDocuments uint64           `json:"index_documents"`
+		IndexLag       uint64           `json:"index_lag"`
+		Retention      *RetentionStatus `json:"retention,omitempty"` // the next run's effect
+	}{st, docs, lag, s.retention(r.Context())})
 }
 
 // apiAccounts: the accounts, the directory and the users.
 func (s *Server) apiAccounts(w http.ResponseWriter, r *http.Request, p *principal) {
 	s.record(r, p, audit.ActionAccounts, "", audit.Success, "api")
-	writeJSON(w, http.StatusOK, s.accountsData())
+	writeJSON(w, http.StatusOK, s.accountsData(r.Context()))
 }

@@ -157,6 +157,9 @@ func newEnv(t *testing.T) *env {
 		Accounts: func() []AccountStatus {
 			return []AccountStatus{{Account: "m365-journal", Protocol: "imap", Server: "outlook.office365.com:993", State: "waiting", Messages: 5}}
 		},
+		Retention: func(context.Context) (*RetentionStatus, error) {
+			return &RetentionStatus{Schedule: "daily", WouldDelete: 17, Bytes: 4096, Held: 2, Holds: 1}, nil
+		},
 		Now: func() time.Time { return e.now }})
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -313,7 +314,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, p *principal)
 
 // accountsPage shows the accounts, the directory and the users.
 func (s *Server) accountsPage(w http.ResponseWriter, r *http.Request, p *principal) {
-	data := s.accountsData()
+	data := s.accountsData(r.Context())
 	s.record(r, p, audit.ActionAccounts, "", audit.Success, "")
 	s.render(w, r, http.StatusOK, "accounts", p, data)
 }
@@ -324,6 +325,9 @@ type accountsData struct {
 	Fetching  bool            `json:"fetching"` // this process fetches
 	Directory *dirStatus      `json:"directory,omitempty"`
 	Users     []userLine      `json:"users"`
+	// Retention is the next retention run's effect; nil when retention
+	// is not configured.
+	Retention *RetentionStatus `json:"retention,omitempty"`
 }
 
 type dirStatus struct {
@@ -343,8 +347,9 @@ type userLine struct {
 	Login     string   `json:"login"` // password, ldap or none
 }
 
-func (s *Server) accountsData() *accountsData {
+func (s *Server) accountsData(ctx context.Context) *accountsData {
 	out := &accountsData{Accounts: []AccountStatus{}, Users: []userLine{}}
+	out.Retention = s.retention(ctx)
 	if s.opts.Accounts != nil {
 		out.Fetching = true
 		out.Accounts = append(out.Accounts, s.opts.Accounts()...)
@@ -393,3 +398,17 @@ func humanSize(n int64) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// retention returns the next retention run's effect, nil when retention
+// is not configured; a failure to plan is in its Error.
+func (s *Server) retention(ctx context.Context) *RetentionStatus {
+	if s.opts.Retention == nil {
+		return nil
+	}
+	rs, err := s.opts.Retention(ctx)
+	if err != nil {
+		s.logger.Error("web: retention", "err", err)
+		return &RetentionStatus{Error: "the next run cannot be planned: see the log"}
+	}
+	return rs
+}

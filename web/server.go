@@ -52,12 +52,27 @@ type Options struct {
 	DirectoryStatus func() directory.Status
 	// Accounts, if set, returns the state of the fetched accounts.
 	Accounts func() []AccountStatus
+	// Retention, if set, tells what the next retention run would delete
+	// (admins see it on the accounts page and in /api/v1/stats); nil
+	// status: retention is not configured.
+	Retention func(ctx context.Context) (*RetentionStatus, error)
 	// Authenticate checks a password against LDAP; default
 	// directory.Authenticate.
 	Authenticate func(ctx context.Context, cfg *config.LDAP, dn, password string) error
 	Logger       *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+}
+
+// RetentionStatus is the effect the next retention run would have, as
+// things are now.
+type RetentionStatus struct {
+	Schedule    string `json:"schedule"`           // off, daily or weekly
+	WouldDelete int    `json:"would_delete"`       // messages
+	Bytes       int64  `json:"would_delete_bytes"` // their size
+	Held        int    `json:"held"`               // messages a hold keeps that would go otherwise
+	Holds       int    `json:"holds"`              // active legal holds
+	Error       string `json:"error,omitempty"`    // why the run cannot be planned
 }
 
 // Server is the web interface and API, an http.Handler.

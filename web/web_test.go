@@ -110,6 +110,13 @@ func TestRoles(t *testing.T) {
 		!strings.Contains(page, "password") {
 		t.Errorf("accounts page lacks the account or the users:\n%s", page)
 	}
+	// ... and the next retention run's effect, also in /api/v1/stats.
+	if _, page := clients["adam"].get("/accounts"); !strings.Contains(page, "would delete 17 messages (4 kB)") || !strings.Contains(page, "1 active, keeping 2 messages") {
+		t.Errorf("accounts page lacks the retention summary:\n%s", page)
+	}
+	if _, body := clients["adam"].get("/api/v1/stats"); !strings.Contains(body, `"would_delete": 17,`) {
+		t.Errorf("/api/v1/stats lacks the retention summary: %s", body)
+	}
 	// The 404 of someone else's message is byte for byte the 404 of a
 	// message that does not exist.
 	_, other := clients["anna"].get("/api/v1/messages/" + e.ids["bob-only"])

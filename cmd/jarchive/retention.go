@@ -13,6 +13,7 @@ import (
 
 	"jarchive/archive"
 	"jarchive/retention"
+	"jarchive/web"
 )
 
 const retentionSynopsis = "run [-apply] [-json] [-list] | tombstones [-json]  [-config FILE]"
@@ -347,4 +348,14 @@ func (s *store) startRetention(ctx context.Context, logger *slog.Logger) (wait f
 		}
 	}()
 	return func() { <-done }
+}
+
+// webRetention is the next run's effect for the web interface's admins
+// (nil: retention is not configured).
+func (s *store) webRetention(ctx context.Context) (*web.RetentionStatus, error) {
+	rs, err := s.retentionSummary(ctx)
+	if err != nil || rs == nil {
+		return nil, err
+	}
+	return &web.RetentionStatus{Schedule: rs.Schedule, WouldDelete: rs.WouldDelete, Bytes: rs.Bytes, Held: rs.Held, Holds: rs.Holds, Error: rs.Error}, nil
 }

@@ -47,6 +47,7 @@ func startWeb(a *app, cfg *config.Config, st *store) (*webUI, error) {
 		Directory:       st.dir.Directory,
 		DirectoryStatus: st.dir.Status,
 		Accounts:        st.webAccounts,
+		Retention:       st.webRetention,
 		Logger:          a.logger,
 	})
 	if err != nil {
