@@ -28,6 +28,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -124,6 +125,50 @@ func withStore(ctx context.Context, a *app, name string, args []string) error {
 		}
 	}()
 	return archiveCommands[name](ctx, a, st, args)
+}
+
+// withStoreSub is withStore for a command with subcommands ("users
+// list", "hold add"): withStore finds -config only before the first
+// argument, so a -config after the subcommand is brought there.
+func withStoreSub(ctx context.Context, a *app, name string, args []string) error {
+	if len(args) > 0 {
+		if p := anyConfigFlag(args[1:]); p != "" {
+			args = append([]string{"-config", p}, args...)
+		}
+	}
+	return withStore(ctx, a, name, args)
+}
+
+// subcommand is one verb of a command with subcommands.
+type subcommand struct {
+	name string
+	run  func(args []string) error
+}
+
+// runSubcommand parses a command's own flags (-config) and runs the
+// subcommand named by its first argument with the rest.
+func runSubcommand(a *app, name, synopsis string, args []string, subs ...subcommand) error {
+	fs := newFlags(a, name, synopsis)
+	fs.String("config", "", "configuration `file`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	names := make([]string, len(subs))
+	for i, sc := range subs {
+		names[i] = sc.name
+	}
+	choice := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return usageError("%s: %s?", name, choice)
+	}
+	for _, sc := range subs {
+		if sc.name == fs.Arg(0) {
+			return sc.run(fs.Args()[1:])
+		}
+	}
+	fs.Usage()
+	return usageError("%s: unknown subcommand %q (%s)", name, fs.Arg(0), choice)
 }
 
 // remote sends the command to a daemon. handled is false when no daemon

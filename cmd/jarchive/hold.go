@@ -14,39 +14,17 @@ import (
 const holdSynopsis = "add -name NAME -query Q [-reason TEXT] | list [-json] | release [-reason TEXT] NAME  [-config FILE]"
 
 func runHold(ctx context.Context, a *app, args []string) error {
-	// withStore finds -config only before the first argument.
-	if len(args) > 0 {
-		if p := anyConfigFlag(args[1:]); p != "" {
-			args = append([]string{"-config", p}, args...)
-		}
-	}
-	return withStore(ctx, a, "hold", args)
+	return withStoreSub(ctx, a, "hold", args)
 }
 
 // holdCommand is "jarchive hold add|list|release": legal holds, which
 // retention never deletes (package retention). Each add and release is an
 // event in the ingest log.
 func holdCommand(ctx context.Context, a *app, st *store, args []string) error {
-	fs := newFlags(a, "hold", holdSynopsis)
-	fs.String("config", "", "configuration `file`")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return usageError("hold: add, list or release?")
-	}
-	switch sub, rest := fs.Arg(0), fs.Args()[1:]; sub {
-	case "add":
-		return holdAdd(ctx, a, st, rest)
-	case "list":
-		return holdList(ctx, a, st, rest)
-	case "release":
-		return holdRelease(a, st, rest)
-	default:
-		fs.Usage()
-		return usageError("hold: unknown subcommand %q (add, list or release)", sub)
-	}
+	return runSubcommand(a, "hold", holdSynopsis, args,
+		subcommand{"add", func(rest []string) error { return holdAdd(ctx, a, st, rest) }},
+		subcommand{"list", func(rest []string) error { return holdList(ctx, a, st, rest) }},
+		subcommand{"release", func(rest []string) error { return holdRelease(a, st, rest) }})
 }
 
 func holdAdd(ctx context.Context, a *app, st *store, args []string) error {

@@ -349,26 +349,7 @@ func TestReloadHTTP(t *testing.T) {
 		}
 	}
 	write("127.0.0.1:0")
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs syncBuf
-	a := &app{stdout: io.Discard, stderr: &logs, logger: newLogger(&logs)}
-	st, err := openStore(cfg, a.logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := startService(ctx, a, cfg, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.close()
-	s.in = newIngest(st, nil, a.logger)
-	s.pollers = newPollers(fetch.New(fetch.Options{Sink: s.in}), a.logger, nil)
+	s, logs := startTestService(t, path)
 	healthz := func(addr string) error {
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err == nil {
@@ -387,7 +368,7 @@ func TestReloadHTTP(t *testing.T) {
 	}
 	defer busy.Close()
 	write(busy.Addr().String())
-	s.reload(ctx)
+	s.reload(t.Context())
 	if !s.reloadFail || s.http.boundAddr().String() != first || healthz(first) != nil {
 		t.Errorf("reload to a busy address: failed %v, listening on %v; want failed, still on %s", s.reloadFail, s.http.boundAddr(), first)
 	}
@@ -402,11 +383,43 @@ func TestReloadHTTP(t *testing.T) {
 	second := free.Addr().String()
 	free.Close()
 	write(second)
-	s.reload(ctx)
+	s.reload(t.Context())
 	if s.reloadFail || s.http.boundAddr().String() != second || healthz(second) != nil {
 		t.Errorf("reload to %s: failed %v, listening on %v", second, s.reloadFail, s.http.boundAddr())
 	}
 	if healthz(first) == nil {
 		t.Errorf("the old address %s still answers", first)
 	}
+}
+
+// startTestService loads the configuration file at path and starts what
+// serve starts around the fetching (HTTP listener, web interface, reload)
+// with no accounts; the log goes to the returned buffer. Everything is
+// stopped at the end of the test.
+func startTestService(t *testing.T, path string) (*service, *syncBuf) {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuf{}
+	a := &app{stdout: io.Discard, stderr: logs, logger: newLogger(logs)}
+	st, err := openStore(cfg, a.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := startService(ctx, a, cfg, st)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		s.close()
+	})
+	s.in = newIngest(st, nil, a.logger)
+	s.pollers = newPollers(fetch.New(fetch.Options{Sink: s.in}), a.logger, nil)
+	return s, logs
 }

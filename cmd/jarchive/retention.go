@@ -19,36 +19,15 @@ import (
 const retentionSynopsis = "run [-apply] [-json] [-list] | tombstones [-json]  [-config FILE]"
 
 func runRetention(ctx context.Context, a *app, args []string) error {
-	// withStore finds -config only before the first argument.
-	if len(args) > 0 {
-		if p := anyConfigFlag(args[1:]); p != "" {
-			args = append([]string{"-config", p}, args...)
-		}
-	}
-	return withStore(ctx, a, "retention", args)
+	return withStoreSub(ctx, a, "retention", args)
 }
 
 // retentionCommand is "jarchive retention run" (a dry run unless -apply)
 // and "jarchive retention tombstones".
 func retentionCommand(ctx context.Context, a *app, st *store, args []string) error {
-	fs := newFlags(a, "retention", retentionSynopsis)
-	fs.String("config", "", "configuration `file`")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return usageError("retention: run or tombstones?")
-	}
-	switch sub, rest := fs.Arg(0), fs.Args()[1:]; sub {
-	case "run":
-		return retentionRunCommand(ctx, a, st, rest)
-	case "tombstones":
-		return tombstonesCommand(a, st, rest)
-	default:
-		fs.Usage()
-		return usageError("retention: unknown subcommand %q (run or tombstones)", sub)
-	}
+	return runSubcommand(a, "retention", retentionSynopsis, args,
+		subcommand{"run", func(rest []string) error { return retentionRunCommand(ctx, a, st, rest) }},
+		subcommand{"tombstones", func(rest []string) error { return tombstonesCommand(a, st, rest) }})
 }
 
 // retentionOutput is what "retention run -json" prints.

@@ -14,14 +14,7 @@ import (
 const usersSynopsis = "sync|list [-config FILE] [-json] [USER...]"
 
 func runUsers(ctx context.Context, a *app, args []string) error {
-	// withStore finds -config only before the first argument: bring it
-	// there from after the subcommand.
-	if len(args) > 0 {
-		if p := anyConfigFlag(args[1:]); p != "" {
-			args = append([]string{"-config", p}, args...)
-		}
-	}
-	return withStore(ctx, a, "users", args)
+	return withStoreSub(ctx, a, "users", args)
 }
 
 // anyConfigFlag returns the value of a -config flag anywhere in args.
@@ -43,24 +36,9 @@ func anyConfigFlag(args []string) string {
 
 // usersCommand is "jarchive users sync" and "jarchive users list".
 func usersCommand(ctx context.Context, a *app, st *store, args []string) error {
-	fs := newFlags(a, "users", usersSynopsis)
-	fs.String("config", "", "configuration `file`")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return usageError("users: sync or list?")
-	}
-	switch sub, rest := fs.Arg(0), fs.Args()[1:]; sub {
-	case "sync":
-		return usersSync(ctx, a, st, rest)
-	case "list":
-		return usersList(a, st, rest)
-	default:
-		fs.Usage()
-		return usageError("users: unknown subcommand %q (sync or list)", sub)
-	}
+	return runSubcommand(a, "users", usersSynopsis, args,
+		subcommand{"sync", func(rest []string) error { return usersSync(ctx, a, st, rest) }},
+		subcommand{"list", func(rest []string) error { return usersList(a, st, rest) }})
 }
 
 // usersSync reads the directory now, prints what changed and reassigns

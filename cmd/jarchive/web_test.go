@@ -19,15 +19,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"jarchive/audit"
-	"jarchive/config"
-	"jarchive/fetch"
 )
 
 // webClient is a browser-like client that does not follow redirects.
@@ -216,28 +213,10 @@ func TestVerifyAudit(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestDemoWeb: "demo -web" serves the web interface with the login it
 // prints until it is stopped.
 func TestDemoWeb(t *testing.T) {
-	var out syncBuffer
+	var out syncBuf
 	var errOut bytes.Buffer
 	a := &app{stdout: &out, stderr: io.Discard, logger: newLogger(&errOut)}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -291,26 +270,7 @@ func TestWebTLSReload(t *testing.T) {
 	cert, key := testKeyPair(t, dir)
 	path := filepath.Join(dir, "jarchive.toml")
 	os.WriteFile(path, []byte("[archive]\ndir = \"archive\"\n[http]\nlisten = \"127.0.0.1:0\"\ntls_cert_file = \"cert.pem\"\ntls_key_file = \"key.pem\"\n"), 0o600)
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs syncBuffer
-	a := &app{stdout: io.Discard, stderr: &logs, logger: newLogger(&logs)}
-	st, err := openStore(cfg, a.logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := startService(ctx, a, cfg, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.close()
-	s.in = newIngest(st, nil, a.logger)
-	s.pollers = newPollers(fetch.New(fetch.Options{Sink: s.in}), a.logger, nil)
+	s, logs := startTestService(t, path)
 	serial := func() string {
 		t.Helper()
 		conn, err := tls.Dial("tcp", s.http.boundAddr().String(), &tls.Config{InsecureSkipVerify: true})
@@ -325,7 +285,7 @@ func TestWebTLSReload(t *testing.T) {
 	if c, k := testKeyPair(t, dir); c != cert || k != key {
 		t.Fatal("key pair written elsewhere")
 	}
-	s.reload(ctx)
+	s.reload(t.Context())
 	if second := serial(); second == first {
 		t.Errorf("after the reload the server still shows certificate %s\n%s", first, logs.String())
 	}
