@@ -76,4 +76,13 @@ if [ "$fuzztime" != 0 ]; then
 		done
 	done
 fi
+# The benchmark script on a small corpus, so that it keeps working
+# (JARCHIVE_BENCH=0 skips it; bench/run.sh installs notmuch and mu as root).
+benchn=${JARCHIVE_BENCH:-500}
+if [ "$benchn" != 0 ]; then
+	echo "test.sh: bench/run.sh $benchn"
+	benchdir=$(mktemp -d)
+	BENCH_DIR=$benchdir RUNS=3 bash bench/run.sh "$benchn"
+	rm -rf "$benchdir"
+fi
 echo "test.sh: ok"

@@ -183,7 +183,9 @@ func (g *Generator) advanceClock() {
 	g.clock = t
 }
 
-func (g *Generator) generate() *Message {
+// nextDraft advances the clock and composes the next message: a reply or forward in a recent
+// thread, or a new internal, outbound, inbound or automated message.
+func (g *Generator) nextDraft() *draft {
 	g.advanceClock()
 	var d *draft
 	if len(g.threads) > 0 && g.chance(0.35) {
@@ -208,6 +210,11 @@ func (g *Generator) generate() *Message {
 	}
 	d.date = g.clock
 	g.finish(d)
+	return d
+}
+
+func (g *Generator) generate() *Message {
+	d := g.nextDraft()
 	original := g.render(d)
 	env := g.envelope(d)
 	reportDate := d.date.Add(time.Duration(2+g.rng.IntN(3)) * time.Second)

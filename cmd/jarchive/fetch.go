@@ -21,19 +21,11 @@ func runFetch(ctx context.Context, a *app, args []string) error {
 		fs.Usage()
 		return usageError("fetch: -once is required (jarchive serve polls continuously)")
 	}
-	cfg, err := loadConfig(a, *cfgPath)
+	st, closeStore, err := loadStore(a, *cfgPath)
 	if err != nil {
 		return err
 	}
-	st, err := openStore(cfg, a.logger)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := st.Close(); err != nil {
-			a.logger.Error("close archive", "err", err)
-		}
-	}()
+	defer closeStore()
 	_, err = fetchOnce(ctx, a, st)
 	return err
 }

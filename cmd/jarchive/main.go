@@ -53,6 +53,7 @@ func init() {
 		{"passwd", "[-cost N]", "print the bcrypt hash of a password (read without echo, or from stdin) for [[users]] password_hash", runPasswd},
 		{"token", tokenSynopsis, "API tokens of the web interface: add (prints the token once), list, revoke", runToken},
 		{"systemd-unit", "", "print the hardened systemd unit of jarchive serve (see README, Running as a service)", runSystemdUnit},
+		{"bench", benchSynopsis, "benchmark tools: generate a corpus, time a search, profile a command (see bench/run.sh)", runBench},
 		{"demo", "[-dir DIR] [-messages N] [-web]", "run a self-contained demo: embedded IMAP server, fetch, index, search, web interface (-web: keep serving)", runDemo},
 	}
 }

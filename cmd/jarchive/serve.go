@@ -20,19 +20,12 @@ func runServe(ctx context.Context, a *app, args []string) error {
 		fs.Usage()
 		return usageError("serve: unexpected arguments")
 	}
-	cfg, err := loadConfig(a, *cfgPath)
+	st, closeStore, err := loadStore(a, *cfgPath)
 	if err != nil {
 		return err
 	}
-	st, err := openStore(cfg, a.logger)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := st.Close(); err != nil {
-			a.logger.Error("close archive", "err", err)
-		}
-	}()
+	defer closeStore()
+	cfg := st.config()
 	// The HTTP listener (metrics, health), the systemd watchdog, and
 	// STOPPING=1 as soon as a signal comes (reload.go).
 	svc, err := startService(ctx, a, cfg, st)

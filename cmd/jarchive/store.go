@@ -46,6 +46,24 @@ func (s *store) config() *config.Config { return s.cfg.Load() }
 // import's accounts. (The directory has its own: directory.Syncer.SetConfig.)
 func (s *store) setConfig(cfg *config.Config) { s.cfg.Store(cfg) }
 
+// loadStore loads the configuration file (loadConfig) and opens its
+// archive and index; closeStore closes them, logging a failure.
+func loadStore(a *app, cfgPath string) (st *store, closeStore func(), err error) {
+	cfg, err := loadConfig(a, cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err = openStore(cfg, a.logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, func() {
+		if err := st.Close(); err != nil {
+			a.logger.Error("close archive", "err", err)
+		}
+	}, nil
+}
+
 func openStore(cfg *config.Config, logger *slog.Logger) (*store, error) {
 	opts := archive.Options{Logger: logger}
 	if cfg.Archive.EncryptionKeyFile != "" {
