@@ -452,22 +452,7 @@ func (c *Corpus) render(d *draft, body string, latin1 bool) ([]byte, string) {
 
 	var b bytes.Buffer
 	b.Grow(8192 + attachBytes(d))
-	if d.kind == kindInbound {
-		g.eopPrefix(&b, d)
-	}
-	switch d.from.client {
-	case clientGmail:
-		g.headersGmail(&b, d, root)
-	case clientThunderbird:
-		g.headersThunderbird(&b, d, root)
-	case clientNotify:
-		g.headersNotify(&b, d, root)
-	default:
-		g.headersOutlook(&b, d, root)
-	}
-	if d.kind == kindInbound {
-		g.eopSuffix(&b, d)
-	}
+	g.writeHeaders(&b, d, root)
 	if _, ok := toLatin1(d.subject); ok && charset == "iso-8859-1" && !isASCII(d.subject) {
 		msg := replaceField(b.Bytes(), "Subject", latin1Words(d.subject))
 		b.Reset()

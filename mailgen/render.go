@@ -688,26 +688,33 @@ func addrList(charset string, list []addressee) []string {
 	return out
 }
 
+// writeHeaders writes the header of the message d as its sender's client
+// does, with the Exchange Online Protection fields around it for inbound
+// mail.
+func (g *Generator) writeHeaders(b *bytes.Buffer, d *draft, root *part) {
+	if d.kind == kindInbound {
+		g.eopPrefix(b, d)
+	}
+	switch d.from.client {
+	case clientGmail:
+		g.headersGmail(b, d, root)
+	case clientThunderbird:
+		g.headersThunderbird(b, d, root)
+	case clientNotify:
+		g.headersNotify(b, d, root)
+	default:
+		g.headersOutlook(b, d, root)
+	}
+	if d.kind == kindInbound {
+		g.eopSuffix(b, d)
+	}
+}
+
 func (g *Generator) render(d *draft) []byte {
 	root := g.mimeTree(d)
 	var b bytes.Buffer
 	b.Grow(8192 + 3*len(root.body))
-	if d.kind == kindInbound {
-		g.eopPrefix(&b, d)
-	}
-	switch d.from.client {
-	case clientGmail:
-		g.headersGmail(&b, d, root)
-	case clientThunderbird:
-		g.headersThunderbird(&b, d, root)
-	case clientNotify:
-		g.headersNotify(&b, d, root)
-	default:
-		g.headersOutlook(&b, d, root)
-	}
-	if d.kind == kindInbound {
-		g.eopSuffix(&b, d)
-	}
+	g.writeHeaders(&b, d, root)
 	b.WriteString("\r\n")
 	root.writeBody(&b)
 	return b.Bytes()
