@@ -75,10 +75,13 @@ func importCommand(ctx context.Context, a *app, st *store, args []string) error 
 	opts := fetch.ImportOptions{Account: name, Quoting: q, MaxSize: int64(limit), Restart: *restart,
 		StateDir: filepath.Join(st.arc.Dir(), "import")}
 	start := time.Now()
+	follow := followArchive(ctx, a, st)
 	res, err := f.Import(ctx, paths, opts)
 	in.progress.done()
 	c := in.take(name)
-	indexed, ierr := st.catchUp(ctx)
+	indexed := follow()
+	n, ierr := st.catchUp(ctx)
+	indexed += n
 	elapsed := time.Since(start)
 	fmt.Fprintf(a.stdout, "imported %d messages, %s (%d new, %d duplicates merged, %d archived raw after parse failures, %d failed, %d too large, %d files skipped by name) in %s, %.0f messages/s, %.1f MB/s; indexed %d\n",
 		res.Archived, humanBytes(uint64(res.Bytes)), c.Added, c.Merged, c.Failed, res.Failed, res.TooLarge, res.Skipped,
@@ -91,6 +94,36 @@ func importCommand(ctx context.Context, a *app, st *store, args []string) error 
 		return err
 	}
 	return ierr
+}
+
+// followArchive indexes what the archive commits while an import runs, as
+// serve's indexer does, so that archiving and indexing overlap instead of
+// following one another. stop ends it and returns the messages indexed.
+func followArchive(ctx context.Context, a *app, st *store) (stop func() int) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan int)
+	go func() {
+		total := 0
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			n, err := st.catchUp(ctx)
+			total += n
+			if err != nil && ctx.Err() == nil {
+				a.logger.Warn("index while importing", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				done <- total
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int {
+		cancel()
+		return <-done
+	}
 }
 
 func rate(n int, d time.Duration) float64 {
