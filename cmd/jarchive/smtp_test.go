@@ -181,27 +181,9 @@ func checkArchived(t *testing.T, dir string, want map[string]map[journal.Recipie
 		t.Errorf("archive holds %d blobs; want %d distinct originals", st.Blobs, len(want))
 	}
 	for id, rcpts := range want {
-		rec, err := a.Get(id)
-		if err == nil && rec.Primary != "" {
-			rec, err = a.Get(rec.Primary)
-		}
-		if err != nil {
-			t.Errorf("original %s: %v", id[:12], err)
+		rec := checkEnvelope(t, a, id, rcpts)
+		if rec == nil {
 			continue
-		}
-		got := map[journal.Recipient]bool{}
-		for _, r := range rec.Recipients {
-			got[journal.Recipient{Addr: r.Addr, Field: r.Field, ExpandedFrom: r.ExpandedFrom, ForwardedFrom: r.ForwardedFrom}] = true
-		}
-		var missing []string
-		for r := range rcpts {
-			if !got[r] {
-				missing = append(missing, r.Field+":"+r.Addr)
-			}
-		}
-		if len(missing) > 0 {
-			slices.Sort(missing)
-			t.Errorf("original %s: envelope lacks %s", id[:12], strings.Join(missing, ", "))
 		}
 		smtpSource := false
 		for _, s := range rec.Sources {
