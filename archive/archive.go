@@ -495,9 +495,14 @@ func (a *Archive) Open(id string) (io.ReadCloser, error) {
 	}
 	f, err := os.Open(a.BlobPath(id))
 	if errors.Is(err, os.ErrNotExist) {
-		// Committed a moment ago and not yet moved into place?
+		// Committed a moment ago and not yet moved into place? Or moved
+		// since the first try: a commit renames its temp files before
+		// it forgets them, so one more try at the blob path settles it.
 		if tmp := a.pendingTemp(id); tmp != "" {
 			f, err = os.Open(tmp)
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			f, err = os.Open(a.BlobPath(id))
 		}
 	}
 	if err != nil {
