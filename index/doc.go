@@ -36,6 +36,10 @@
 //
 // The caller feeds messages in archive order through a Batch and commits it
 // every 500 documents or so (or when Batch.Bytes passes a few tens of MiB).
+// Index.Prepare does the costly part of adding a document (extraction and
+// field mapping) and is safe for concurrent use, so a caller may prepare
+// documents on several goroutines and add them in order with
+// Batch.AddPrepared.
 // Commit writes the documents and the caller's watermark (internal key
 // "jarchive.watermark", 8 bytes big endian) in one bleve batch and returns once
 // it is persisted, so after a crash the index holds exactly the messages up to
@@ -69,6 +73,7 @@
 //	has       "attachment" when there is one          jarchive_keyword
 //	date      the date in quarter hours since 1970    number
 //	order     the date to the nanosecond, 16 hex      keyword, doc values
+//	month     the month of that date (UTC), "YYYY-MM" keyword
 //	size      Document.Size in whole kB (1,000 B)     number
 //
 // Dates: a message without a date (or before 1900) counts as 1900-01-01,
@@ -196,4 +201,16 @@
 // SearchAfter with the sort values of the last hit (Result.Next, an opaque
 // cursor), so page 1,000 costs what page 1 costs; Result.Total counts every
 // match.
+//
+// Date order in parts: sorting by a field makes bleve read the field of
+// every hit (its doc values, about 200 ns a hit), which for a word in half
+// of 100,000 messages is 10 ms however few hits a page shows, while
+// counting the hits without sorting them costs a sixth of that. So a date
+// search counts first; with up to 4096 hits it sorts them all, else it
+// sorts only the hits of the newest months (the month field partitions the
+// messages in date order): months are taken newest first, in windows
+// expected to hold twice the hits the page wants (from the share of all
+// messages that match and each month's count in the dictionary of the
+// month field), each window twice the last, until the page is full. A page
+// after a cursor starts at the cursor's month.
 package index

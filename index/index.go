@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"go.etcd.io/bbolt"
 )
@@ -339,6 +340,7 @@ type Batch struct {
 	g      *generation
 	logger *slog.Logger
 	b      *bleve.Batch
+	bytes  int64 // of the documents added since the last Commit
 }
 
 // Batch returns an empty batch for the live index. Callers commit it every
@@ -352,14 +354,44 @@ func (ix *Index) Batch() *Batch {
 }
 
 // Add extracts the text of d and adds it to the batch, replacing an earlier
-// document with the same ID. Malformed messages are indexed with what could be
-// read (the problem is logged at debug level); Add fails only for a bad ID.
+// document with the same ID: Prepare, then AddPrepared.
 func (b *Batch) Add(d *Document) error {
+	p, err := prepare(b.g.idx, d, b.logger)
+	if err != nil {
+		return err
+	}
+	b.AddPrepared(p)
+	return nil
+}
+
+// Prepared is a document ready to be added to a batch: its text extracted
+// and its fields mapped. Preparing is most of the cost of indexing a message
+// (reading attachments, running pdftotext), and unlike adding to a batch it
+// is safe for concurrent use: callers prepare in parallel and add in order.
+type Prepared struct {
+	doc  *document.Document
+	size int64 // memory estimate, for Batch.Bytes
+}
+
+// Bytes returns an estimate of the memory p holds.
+func (p *Prepared) Bytes() int64 { return p.size }
+
+// Prepare extracts the text of d and maps its fields for AddPrepared.
+// Malformed messages are indexed with what could be read (the problem is
+// logged at debug level); Prepare fails only for a bad ID. It may be called
+// from several goroutines at once, also while a batch commits.
+func (ix *Index) Prepare(d *Document) (*Prepared, error) {
+	g, release := ix.current()
+	defer release()
+	return prepare(g.idx, d, ix.logger)
+}
+
+func prepare(idx bleve.Index, d *Document, logger *slog.Logger) (*Prepared, error) {
 	if d == nil {
-		return errors.New("index add: nil document")
+		return nil, errors.New("index add: nil document")
 	}
 	if !validID(d.ID) {
-		return fmt.Errorf("index add: id %q is not a hex sha256", d.ID)
+		return nil, fmt.Errorf("index add: id %q is not a hex sha256", d.ID)
 	}
 	fields := map[string]any{}
 	addStrings := func(name string, vs []string) {
@@ -392,6 +424,7 @@ func (b *Batch) Add(d *Document) error {
 	date := sortDate(d.Date, d.ID)
 	fields[fieldDate] = quarterHours(date)
 	fields[fieldOrder] = orderKey(date)
+	fields[fieldMonth] = monthKey(date)
 	fields[fieldSize] = sizeKB(d.Size)
 	if d.Body != nil {
 		size := d.BodySize
@@ -400,7 +433,7 @@ func (b *Batch) Add(d *Document) error {
 		}
 		ex, err := safeExtract(io.NewSectionReader(d.Body, 0, size))
 		if err != nil {
-			b.logger.Debug("index: message partly extracted", "sha256", d.ID, "err", err)
+			logger.Debug("index: message partly extracted", "sha256", d.ID, "err", err)
 		}
 		if ex.Text != "" {
 			fields[fieldBody] = ex.Text
@@ -415,10 +448,18 @@ func (b *Batch) Add(d *Document) error {
 			fields[fieldHas] = hasAttachment
 		}
 	}
-	if err := b.b.Index(d.ID, fields); err != nil {
-		return fmt.Errorf("index add %s: %w", d.ID, err)
+	doc := document.NewDocument(d.ID)
+	if err := idx.Mapping().MapDocument(doc, fields); err != nil {
+		return nil, fmt.Errorf("index add %s: %w", d.ID, err)
 	}
-	return nil
+	return &Prepared{doc: doc, size: int64(doc.Size() + len(d.ID))}, nil
+}
+
+// AddPrepared adds p to the batch, replacing an earlier document with the
+// same ID.
+func (b *Batch) AddPrepared(p *Prepared) {
+	b.b.IndexAdvanced(p.doc) // fails only for an empty ID, which prepare refused
+	b.bytes += p.size
 }
 
 // Dates outside [minDate, maxDate] are clamped; a missing date is minDate.
@@ -465,6 +506,12 @@ func orderKey(t time.Time) string {
 	return fmt.Sprintf("%016x", uint64(t.Sub(minDate)))
 }
 
+// monthKey is the value of the month field: the UTC month of t (a
+// sortDate), "YYYY-MM", which sorts as the order keys of its messages do.
+func monthKey(t time.Time) string {
+	return t.UTC().Format("2006-01")
+}
+
 // normMsgID is the form of a Message-ID in the msgid field: without angle
 // brackets and white space (the keyword analyzer lower-cases it).
 func normMsgID(s string) string {
@@ -505,7 +552,7 @@ func (b *Batch) Len() int {
 
 // Bytes returns an estimate of the memory the batch holds.
 func (b *Batch) Bytes() int64 {
-	return int64(b.b.TotalDocsSize())
+	return b.bytes
 }
 
 // Commit adds the batch to the index together with watermark, atomically:
@@ -516,7 +563,7 @@ func (b *Batch) Commit(watermark uint64) error {
 	// A fresh batch, not Reset: scorch's analysis goroutines may still read
 	// the committed batch after Batch returns (a race the detector found
 	// with a batch of deletes).
-	defer func() { b.b = b.g.idx.NewBatch() }()
+	defer func() { b.b, b.bytes = b.g.idx.NewBatch(), 0 }()
 	n := b.b.Size()
 	var v [8]byte
 	binary.BigEndian.PutUint64(v[:], watermark)

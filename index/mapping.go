@@ -20,7 +20,7 @@ import (
 // schemaVersion is stored in the index (internal key "jarchive.schema") and
 // compared on Open. Bump it whenever the mapping or the extraction changes in
 // a way that needs a rebuild.
-const schemaVersion = "jarchive-index-2"
+const schemaVersion = "jarchive-index-3"
 
 // Field names of the mapping; see doc.go.
 const (
@@ -40,6 +40,7 @@ const (
 	fieldHas      = "has"
 	fieldDate     = "date"  // quarter hours since 1970, for ranges
 	fieldOrder    = "order" // sortDate as a fixed-width string, for sorting
+	fieldMonth    = "month" // the month of sortDate, "YYYY-MM": date order by parts (search.go)
 	fieldSize     = "size"
 	fieldID       = "_id" // bleve's own: the document ID, indexed as a term
 )
@@ -52,7 +53,7 @@ const hasAttachment = "attachment"
 var (
 	textFields    = []string{fieldSubject, fieldBody, fieldAttText}
 	identFields   = []string{fieldFrom, fieldSender, fieldTo, fieldCc, fieldBcc, fieldRcpt, fieldFilename}
-	keywordFields = []string{fieldMsgID, fieldOwner, fieldAccount, fieldHas}
+	keywordFields = []string{fieldMsgID, fieldOwner, fieldAccount, fieldHas, fieldMonth}
 )
 
 // defaultFields are searched by words without an operator.

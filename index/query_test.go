@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -237,5 +238,83 @@ func TestSortDate(t *testing.T) {
 	}
 	if sortDate(d, id) == sortDate(d, strings.Repeat("e", 64)) {
 		t.Errorf("sortDate gives two IDs the same value")
+	}
+}
+
+// TestSearchByDateWindows checks searchByDate's month windows against one
+// sorted search: the same hits in the same order, page after page, for
+// words of every share of the messages, scopes, and messages without a date
+// or with one beyond orderKey's range.
+func TestSearchByDateWindows(t *testing.T) {
+	ix := openTest(t)
+	b := ix.Batch()
+	base := time.Date(2025, 11, 30, 12, 0, 0, 0, time.UTC)
+	for i := range 700 {
+		words := []string{"all"}
+		for _, k := range []int{2, 7, 50, 333} {
+			if i%k == 0 {
+				words = append(words, fmt.Sprintf("every%d", k))
+			}
+		}
+		d := &Document{
+			ID:      fmt.Sprintf("%064x", i*104729+3),
+			Date:    base.Add(-time.Duration(i*i%997) * 29 * time.Hour), // months out of order
+			Subject: strings.Join(words, " "),
+			Owners:  []string{fmt.Sprintf("u%d", i%3)},
+		}
+		switch i {
+		case 5, 6:
+			d.Date = time.Time{}
+		case 7:
+			d.Date = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
+		case 8:
+			d.Date = time.Date(2190, 1, 1, 0, 0, 0, 0, time.UTC)
+		}
+		if err := b.Add(d); err != nil {
+			t.Fatal(err)
+		}
+		if b.Len() == 100 {
+			if err := b.Commit(uint64(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := b.Commit(700); err != nil {
+		t.Fatal(err)
+	}
+	pages := func(text string, scope Scope, limit int) (uint64, []string) {
+		t.Helper()
+		var ids []string
+		after := ""
+		var total uint64
+		for {
+			res, err := ix.Search(context.Background(), Query{Text: text, Scope: scope, Limit: limit, After: after})
+			if err != nil {
+				t.Fatalf("%q: %v", text, err)
+			}
+			total = res.Total
+			for _, h := range res.Hits {
+				ids = append(ids, h.ID)
+			}
+			if res.Next == "" {
+				return total, ids
+			}
+			after = res.Next
+		}
+	}
+	defer func(v uint64) { byDateDirect = v }(byDateDirect)
+	for _, text := range []string{"", "all", "every2", "every7", "every50", "every333", "every7 OR every50", "-every2"} {
+		for _, scope := range []Scope{all, {Owners: []string{"u1"}}} {
+			for _, limit := range []int{1, 7, 50, 1000} {
+				byDateDirect = math.MaxUint64
+				wantTotal, want := pages(text, scope, limit)
+				byDateDirect = 0
+				gotTotal, got := pages(text, scope, limit)
+				if gotTotal != wantTotal || !slices.Equal(got, want) {
+					t.Errorf("%q %v limit %d: windows give %d hits (total %d), one sort %d (total %d); differ",
+						text, scope, limit, len(got), gotTotal, len(want), wantTotal)
+				}
+			}
+		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -112,35 +114,38 @@ func (ix *Index) Search(ctx context.Context, q Query) (res *Result, err error) {
 	}
 	limit = min(limit, MaxLimit)
 	// One more than asked tells whether there is a next page.
-	req := bleve.NewSearchRequestOptions(bq, limit+1, 0, false)
-	byDate := &search.SortField{Field: fieldOrder, Desc: true, Type: search.SortFieldAsString, Missing: search.SortFieldMissingLast}
+	var after []string
+	if q.After != "" {
+		if after, err = decodeCursor(q.After, q.Sort); err != nil {
+			return nil, err
+		}
+	}
+	g, release := ix.current()
+	defer release()
+	start := time.Now()
+	var hits search.DocumentMatchCollection
+	var total uint64
 	switch q.Sort {
 	case SortDate:
-		req.SortByCustom(search.SortOrder{byDate})
-		req.Score = bleve.ScoreNone
+		hits, total, err = searchByDate(ctx, g.idx, bq, limit+1, after)
 	case SortRelevance:
-		req.SortByCustom(search.SortOrder{&search.SortScore{Desc: true}, byDate})
+		req := bleve.NewSearchRequestOptions(bq, limit+1, 0, false)
+		req.SortByCustom(search.SortOrder{&search.SortScore{Desc: true}, byDate()})
+		req.SearchAfter = after
+		var sr *bleve.SearchResult
+		if sr, err = g.idx.SearchInContext(ctx, req); err == nil {
+			hits, total = sr.Hits, sr.Total
+		}
 	default:
 		return nil, fmt.Errorf("search: unknown sort %d", q.Sort)
 	}
-	if q.After != "" {
-		after, err := decodeCursor(q.After, q.Sort)
-		if err != nil {
-			return nil, err
-		}
-		req.SearchAfter = after
-	}
-
-	g, release := ix.current()
-	defer release()
-	sr, err := g.idx.SearchInContext(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("search %q: %w", q.Text, err)
 	}
-	r := &Result{Total: sr.Total, Took: sr.Took, Hits: make([]Hit, 0, min(len(sr.Hits), limit))}
-	for i, h := range sr.Hits {
+	r := &Result{Total: total, Took: time.Since(start), Hits: make([]Hit, 0, min(len(hits), limit))}
+	for i, h := range hits {
 		if i == limit {
-			r.Next = encodeCursor(q.Sort, sr.Hits[i-1])
+			r.Next = encodeCursor(q.Sort, hits[i-1])
 			break
 		}
 		hit := Hit{ID: h.ID}
@@ -150,6 +155,134 @@ func (ix *Index) Search(ctx context.Context, q Query) (res *Result, err error) {
 		r.Hits = append(r.Hits, hit)
 	}
 	return r, nil
+}
+
+// byDate is the sort newest first.
+func byDate() *search.SortField {
+	return &search.SortField{Field: fieldOrder, Desc: true, Type: search.SortFieldAsString, Missing: search.SortFieldMissingLast}
+}
+
+// byDateDirect is the number of hits up to which searchByDate sorts them
+// all in one search.
+var byDateDirect uint64 = 4096 // a variable for tests
+
+// searchByDate returns the first size hits of bq newest first (after the
+// order key after[0], when after is set) and the number of all its hits.
+//
+// Sorting by a field makes bleve read the field of every hit (its doc
+// values): about 200 ns a hit, 10 ms for a word in half of 100,000
+// messages, however few hits are shown. Counting hits without sorting costs
+// a fraction of that. So a search with many hits is counted, and then only
+// the hits in the newest months are sorted: the month field partitions the
+// messages in date order, so the newest hits of the newest months that
+// hold enough of them are the newest of all. The months are taken in
+// windows expected (from the share of all messages that match) to hold
+// twice the hits wanted, each window twice the last, until the page is
+// full.
+func searchByDate(ctx context.Context, idx bleve.Index, bq query.Query, size int, after []string) (search.DocumentMatchCollection, uint64, error) {
+	sorted := func(q query.Query, size int) (*bleve.SearchResult, error) {
+		req := bleve.NewSearchRequestOptions(q, size, 0, false)
+		req.SortByCustom(search.SortOrder{byDate()})
+		req.Score = bleve.ScoreNone
+		req.SearchAfter = after
+		return idx.SearchInContext(ctx, req)
+	}
+	count := bleve.NewSearchRequestOptions(bq, 0, 0, false)
+	count.Score = bleve.ScoreNone
+	cr, err := idx.SearchInContext(ctx, count)
+	if err != nil {
+		return nil, 0, err
+	}
+	total := cr.Total
+	if total <= byDateDirect {
+		sr, err := sorted(bq, size)
+		if err != nil {
+			return nil, 0, err
+		}
+		return sr.Hits, total, nil
+	}
+	months, docs, err := monthCounts(idx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if after != nil {
+		// Months newer than the cursor's hold no hit after it.
+		if t, ok := orderTime(after[0]); ok {
+			m := monthKey(t)
+			for len(months) > 0 && months[0].month > m {
+				months = months[1:]
+			}
+		}
+	}
+	share := float64(total) / float64(max(docs, 1))
+	want := 2 * float64(size)
+	var hits search.DocumentMatchCollection
+	for len(months) > 0 && len(hits) < size {
+		var window []query.Query
+		expected := 0.0
+		for len(months) > 0 && (len(window) == 0 || expected < want) {
+			tq := query.NewTermQuery(months[0].month)
+			tq.SetField(fieldMonth)
+			window = append(window, tq)
+			expected += share * float64(months[0].docs)
+			months = months[1:]
+		}
+		// A conjunction, not a filter: it skips to the window's
+		// messages instead of testing every hit of bq.
+		var wq query.Query = query.NewDisjunctionQuery(window)
+		if len(window) == 1 {
+			wq = window[0]
+		}
+		sr, err := sorted(query.NewConjunctionQuery([]query.Query{bq, wq}), size-len(hits))
+		if err != nil {
+			return nil, 0, err
+		}
+		hits = append(hits, sr.Hits...)
+		want *= 2
+	}
+	return hits, total, nil
+}
+
+type monthCount struct {
+	month string
+	docs  uint64
+}
+
+// monthCounts returns the months of the index, newest first, with the
+// number of their documents, and the sum of those (deleted documents not
+// yet merged away may count: the numbers are estimates).
+func monthCounts(idx bleve.Index) ([]monthCount, uint64, error) {
+	d, err := idx.FieldDict(fieldMonth)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer d.Close()
+	var out []monthCount
+	var sum uint64
+	for {
+		e, err := d.Next()
+		if err != nil {
+			return nil, 0, err
+		}
+		if e == nil {
+			break
+		}
+		out = append(out, monthCount{e.Term, e.Count})
+		sum += e.Count
+	}
+	slices.Reverse(out) // the dictionary is in term order: oldest first
+	return out, sum, nil
+}
+
+// orderTime is the time of an order key (orderKey); false when the key
+// does not tell (not one, or saturated: orderKey's duration saturates
+// about 2192).
+func orderTime(key string) (time.Time, bool) {
+	n, err := strconv.ParseUint(key, 16, 64)
+	if err != nil || n >= math.MaxInt64 {
+		return time.Time{}, false
+	}
+	return minDate.Add(time.Duration(n)), true
 }
 
 // A cursor is the sort values of the last hit of a page, which bleve's

@@ -45,6 +45,7 @@ func fetchOnce(ctx context.Context, a *app, st *store) ([]accountSummary, error)
 	f := fetch.New(fetch.Options{Sink: in, Checkpoints: st.arc, Logger: a.logger, TempDir: filepath.Join(st.arc.Dir(), "tmp")})
 	var out []accountSummary
 	var errs []error
+	follow := followArchive(ctx, a, st) // index while fetching
 	for i := range st.config().Accounts {
 		acct := &st.config().Accounts[i]
 		start := time.Now()
@@ -57,11 +58,12 @@ func fetchOnce(ctx context.Context, a *app, st *store) ([]accountSummary, error)
 			errs = append(errs, err)
 		}
 	}
-	indexed, err := st.catchUp(ctx)
+	indexed := follow()
+	n, err := st.catchUp(ctx)
 	if err != nil {
 		errs = append(errs, err)
 	}
-	fmt.Fprintf(a.stdout, "indexed %d\n", indexed)
+	fmt.Fprintf(a.stdout, "indexed %d\n", indexed+n)
 	return out, errors.Join(errs...)
 }
 

@@ -96,9 +96,9 @@ func importCommand(ctx context.Context, a *app, st *store, args []string) error 
 	return ierr
 }
 
-// followArchive indexes what the archive commits while an import runs, as
-// serve's indexer does, so that archiving and indexing overlap instead of
-// following one another. stop ends it and returns the messages indexed.
+// followArchive indexes what the archive commits while an import or a fetch
+// pass runs, as serve's indexer does, so that archiving and indexing overlap
+// instead of following one another. stop ends it and returns the messages indexed.
 func followArchive(ctx context.Context, a *app, st *store) (stop func() int) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan int)

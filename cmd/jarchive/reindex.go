@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"jarchive/index"
 )
 
 func runReindex(ctx context.Context, a *app, args []string) error {
@@ -83,48 +81,6 @@ func (s *store) reindex(ctx context.Context, w io.Writer) (int, error) {
 	}
 	finished = true
 	return n, nil
-}
-
-// indexChanges applies every archive change after mark to batches of
-// newBatch, committing each with its watermark, and returns the last
-// watermark and the number of documents added. each is called with the
-// log position of every change. Like catchUp, for a rebuild.
-func (s *store) indexChanges(ctx context.Context, newBatch func() *index.Batch, mark uint64, each func(seq uint64)) (uint64, int, error) {
-	total := 0
-	b := newBatch()
-	for {
-		if err := ctx.Err(); err != nil {
-			return mark, total, err
-		}
-		changes, err := s.arc.Changes(mark, indexBatchSize)
-		if err != nil {
-			return mark, total, fmt.Errorf("read changes: %w", err)
-		}
-		if len(changes) == 0 {
-			return mark, total, nil
-		}
-		for _, c := range changes {
-			for _, id := range c.Remove {
-				b.Delete(id)
-			}
-			if c.Record != nil {
-				if err := s.addDocument(b, c.Record); err != nil {
-					return mark, total, err
-				}
-				total++
-			}
-			each(c.Seq)
-			if b.Bytes() >= indexBatchBytes {
-				if err := b.Commit(c.Seq); err != nil {
-					return mark, total, fmt.Errorf("commit: %w", err)
-				}
-			}
-		}
-		mark = changes[len(changes)-1].Seq
-		if err := b.Commit(mark); err != nil {
-			return mark, total, fmt.Errorf("commit: %w", err)
-		}
-	}
 }
 
 // reindexProgress shows how far a reindex is in the archive's log: a bar

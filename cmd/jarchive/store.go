@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -106,59 +105,6 @@ func (s *store) Close() error {
 		err = cerr
 	}
 	return err
-}
-
-// An index commit holds at most indexBatchSize documents and about
-// indexBatchBytes of their text.
-const (
-	indexBatchSize  = 500
-	indexBatchBytes = 64 << 20
-)
-
-// catchUp indexes every archive change after the index's watermark and
-// returns how many documents it indexed.
-func (s *store) catchUp(ctx context.Context) (int, error) {
-	s.indexMu.Lock()
-	defer s.indexMu.Unlock()
-	mark, err := s.idx.Watermark()
-	if err != nil {
-		return 0, err
-	}
-	total := 0
-	for {
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
-		changes, err := s.arc.Changes(mark, indexBatchSize)
-		if err != nil {
-			return total, fmt.Errorf("index: read changes: %w", err)
-		}
-		if len(changes) == 0 {
-			return total, nil
-		}
-		b := s.idx.Batch()
-		for _, c := range changes {
-			for _, id := range c.Remove {
-				b.Delete(id)
-			}
-			if c.Record != nil {
-				if err := s.addDocument(b, c.Record); err != nil {
-					return total, err
-				}
-			}
-			mark = c.Seq
-			// Bound the memory a batch holds, whatever the messages' sizes.
-			if b.Bytes() >= indexBatchBytes {
-				if err := b.Commit(mark); err != nil {
-					return total, fmt.Errorf("index: commit: %w", err)
-				}
-			}
-		}
-		if err := b.Commit(mark); err != nil {
-			return total, fmt.Errorf("index: commit: %w", err)
-		}
-		total += len(changes)
-	}
 }
 
 // maxInMemoryBody is the size up to which a message body is decompressed

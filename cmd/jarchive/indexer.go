@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"jarchive/archive"
+	"jarchive/index"
+)
+
+// An index commit holds at most indexBatchSize documents and about
+// indexBatchBytes of their text.
+const (
+	indexBatchSize  = 500
+	indexBatchBytes = 64 << 20
+	// indexCommitDelay: a batch that is neither full nor the last
+	// waits at most about this long for more changes.
+	indexCommitDelay = time.Second
+)
+
+// indexAhead bounds the memory of documents prepared ahead of the batch
+// being filled or committed, estimated from the messages' sizes
+// (prepareWeight), in units of indexAheadUnit.
+const (
+	indexAhead     = 32 << 20
+	indexAheadUnit = 64 << 10
+)
+
+// catchUp indexes every archive change after the index's watermark and
+// returns how many documents it indexed.
+func (s *store) catchUp(ctx context.Context) (int, error) {
+	s.indexMu.Lock()
+	defer s.indexMu.Unlock()
+	mark, err := s.idx.Watermark()
+	if err != nil {
+		return 0, err
+	}
+	_, n, err := s.indexChanges(ctx, s.idx.Batch, mark, func(uint64) {})
+	if err != nil {
+		return n, fmt.Errorf("index: %w", err)
+	}
+	return n, nil
+}
+
+// indexChanges applies every archive change after mark to batches of
+// newBatch, committing each with its watermark, and returns the last
+// watermark committed and the number of documents added. each is called
+// with the log position of every change.
+//
+// It is a pipeline: one goroutine reads the changes, workers (one more than
+// the CPUs: pdftotext runs are partly waiting) read each message back and
+// prepare its document (text extraction is most of the cost of indexing),
+// and the caller's goroutine adds them to the batch in log order and
+// commits, while the workers prepare the next batch. The documents prepared
+// ahead are bounded by indexAhead, so memory stays bounded whatever the
+// sizes of the messages.
+func (s *store) indexChanges(ctx context.Context, newBatch func() *index.Batch, mark uint64, each func(seq uint64)) (uint64, int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+
+	type job struct {
+		change archive.Change
+		last   bool          // the last of a read: commit after it
+		units  int           // of the ahead budget, released once it is in the batch
+		done   chan struct{} // closed when p and err are set
+		p      *index.Prepared
+		err    error
+	}
+	ahead := make(chan struct{}, indexAhead/indexAheadUnit) // a counting semaphore
+	ordered := make(chan *job, indexBatchSize)
+	work := make(chan *job)
+	var readErr error // set before ordered is closed
+
+	wg.Add(1)
+	go func() { // reader
+		defer wg.Done()
+		defer close(ordered)
+		defer close(work)
+		after := mark
+		for {
+			changes, err := s.arc.Changes(after, indexBatchSize)
+			if err != nil {
+				readErr = fmt.Errorf("read changes: %w", err)
+				return
+			}
+			for i, c := range changes {
+				j := &job{change: c, done: make(chan struct{}), last: i == len(changes)-1}
+				if c.Record == nil {
+					close(j.done)
+				} else {
+					j.units = min(prepareWeight(c.Record)/indexAheadUnit+1, cap(ahead))
+					for range j.units {
+						select {
+						case ahead <- struct{}{}:
+						case <-ctx.Done():
+							return
+						}
+					}
+				}
+				select {
+				case ordered <- j:
+				case <-ctx.Done():
+					return
+				}
+				if c.Record != nil {
+					select {
+					case work <- j:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+			if len(changes) == 0 {
+				return
+			}
+			after = changes[len(changes)-1].Seq
+		}
+	}()
+	for range runtime.GOMAXPROCS(0) + 1 {
+		wg.Add(1)
+		go func() { // worker
+			defer wg.Done()
+			for j := range work {
+				j.p, j.err = s.prepareDocument(j.change.Record)
+				close(j.done)
+			}
+		}()
+	}
+
+	b := newBatch()
+	total := 0
+	pending := false    // changes in b, or a watermark to move
+	seq := mark         // of the last change in b
+	var first time.Time // when the first change of b was added
+	for j := range ordered {
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+			return mark, total, ctx.Err()
+		}
+		if j.err != nil {
+			return mark, total, j.err
+		}
+		for _, id := range j.change.Remove {
+			b.Delete(id)
+		}
+		if j.p != nil {
+			b.AddPrepared(j.p)
+			total++
+		}
+		for range j.units {
+			<-ahead
+		}
+		seq = j.change.Seq
+		each(seq)
+		if !pending {
+			first = time.Now()
+		}
+		pending = true
+		// Large batches cost bleve less (fewer segments to write, persist
+		// and merge); a bound on their memory and on the wait until a
+		// message is searchable.
+		if b.Len() >= indexBatchSize || b.Bytes() >= indexBatchBytes || j.last && time.Since(first) >= indexCommitDelay {
+			if err := b.Commit(seq); err != nil {
+				return mark, total, fmt.Errorf("commit: %w", err)
+			}
+			mark, pending = seq, false
+		}
+		if err := ctx.Err(); err != nil {
+			return mark, total, err
+		}
+	}
+	if readErr != nil {
+		return mark, total, readErr
+	}
+	if pending {
+		if err := b.Commit(seq); err != nil {
+			return mark, total, fmt.Errorf("commit: %w", err)
+		}
+		mark = seq
+	}
+	return mark, total, nil
+}
+
+// prepareWeight estimates the memory the prepared document of rec holds
+// until it is committed: its text, a few times at most the message's size
+// (decoded base64, converted charsets), within the extraction limits.
+func prepareWeight(rec *archive.Record) int {
+	return int(min(2*rec.Size, 8<<20)) + 4<<10
+}
+
+// prepareDocument reads the message of rec back from the archive and
+// prepares its index document.
+func (s *store) prepareDocument(rec *archive.Record) (*index.Prepared, error) {
+	body, size, cleanup, err := s.readerAt(rec)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	return s.idx.Prepare(documentOf(rec, body, size))
+}
