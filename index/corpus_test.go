@@ -7,8 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search/query"
 
 	"jarchive/testcorpus"
 )
@@ -146,6 +151,67 @@ func TestCorpus(t *testing.T) {
 		}
 		t.Logf("Search(%q): %d hits in %v", q, res.Total, res.Took)
 	}
+	checkPhrases(t, ix, msgs)
+}
+
+// checkPhrases compares phrase search through the query language with
+// bleve's phrase search, for phrases of 2 to 5 words taken from the text of
+// real mail: the same messages must match, and every phrase at least the
+// message it was taken from.
+func checkPhrases(t *testing.T, ix *Index, msgs [][]byte) {
+	g, release := ix.current()
+	defer release()
+	phrases := map[string]bool{"of the": true, "in the": true, "to the mailing list": true}
+	for i := 0; i < len(msgs); i += 7 {
+		ex, _ := extract(bytes.NewReader(msgs[i]))
+		ts := analyzers()[analyzerText].Analyze([]byte(ex.Text))
+		for n := 2; n <= 5; n++ {
+			for _, start := range []int{0, len(ts) / 3, len(ts) / 2} {
+				if start+n > len(ts) {
+					continue
+				}
+				var words []string
+				for _, tok := range ts[start : start+n] {
+					words = append(words, string(tok.Term))
+				}
+				phrases[strings.Join(words, " ")] = true
+			}
+		}
+	}
+	matched := 0
+	for p := range phrases {
+		got, err := ix.Search(context.Background(), Query{Text: `body:"` + p + `"`, Scope: all, Limit: MaxLimit})
+		if err != nil {
+			t.Errorf("Search(body:%q) = %v", p, err)
+			continue
+		}
+		q := query.NewMatchPhraseQuery(p)
+		q.SetField(fieldBody)
+		q.Analyzer = analyzerText
+		req := bleve.NewSearchRequestOptions(q, MaxLimit+1, 0, false)
+		want, err := g.idx.Search(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotIDs, wantIDs := []string{}, []string{}
+		for _, h := range got.Hits {
+			gotIDs = append(gotIDs, h.ID)
+		}
+		for _, h := range want.Hits {
+			wantIDs = append(wantIDs, h.ID)
+		}
+		slices.Sort(gotIDs)
+		slices.Sort(wantIDs)
+		if got.Total != want.Total || !slices.Equal(gotIDs, wantIDs) {
+			t.Errorf("body:%q: %d hits; bleve's phrase search finds %d", p, got.Total, want.Total)
+		}
+		if want.Total > 0 {
+			matched++
+		} else if !strings.Contains(p, "mailing") {
+			t.Errorf("body:%q: no hit, but it was taken from a message", p)
+		}
+	}
+	t.Logf("%d phrases from real mail (%d with hits): the same hits as bleve's phrase search", len(phrases), matched)
 }
 
 // BenchmarkExtract measures the extraction alone over the corpus.
