@@ -84,6 +84,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -105,10 +106,10 @@ type Message struct {
 	Path    string // import only: file path, "file.mbox#12" (1-based) for mbox members
 	Size    int64
 	Fetched time.Time
-	// Body holds the raw bytes exactly as the server or file gave them. Read
-	// it with ReadAt or io.NewSectionReader(Body, 0, Size). The sink must not
-	// write, close or remove it: fetch does, after Archive returns.
-	Body *os.File
+	// Body holds the raw bytes exactly as the server or file gave them
+	// (in memory or in a temporary file). Read it with ReadAt or
+	// io.NewSectionReader(Body, 0, Size); it is valid until Archive returns.
+	Body io.ReaderAt
 	// MailFrom and RcptTo are the SMTP envelope of a message received by
 	// jarchive's SMTP receiver (package smtpserver): the reverse-path (""
 	// for the null sender <>) and the accepted recipients. Empty for
@@ -272,26 +273,119 @@ func (f *Fetcher) Poll(ctx context.Context, acct *config.Account) (Result, error
 	}
 }
 
-// spool is a temporary file holding one message body.
-type spool struct{ *os.File }
+// spoolMemory is the size up to which a spool holds a message in memory; a
+// larger one goes to a temporary file. With the window of messages being
+// archived at once, it bounds the memory of the messages in flight
+// (defaultWindow x 1 MiB), while most mail never touches the disk twice: a
+// file created and removed per message cost as much as archiving it.
+const spoolMemory = 1 << 20
 
-func (f *Fetcher) newSpool() (spool, error) {
-	file, err := os.CreateTemp(f.tempDir, "jarchive-fetch-*")
-	if err != nil {
-		return spool{}, fmt.Errorf("spool: %w", err)
-	}
-	return spool{file}, nil
+// spoolBufs are the memory of spools, reused.
+var spoolBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// spool holds one message body: in memory up to spoolMemory bytes, then in
+// a temporary file in dir. Write appends; ReadAt reads what was written.
+type spool struct {
+	dir  string
+	buf  *[]byte  // in memory, until file is made
+	file *os.File // nil while in memory
+	size int64
 }
 
-// remove closes and deletes the file; errors are only logged, as nothing
-// depends on them.
-func (s spool) remove(log *slog.Logger) {
-	if s.File == nil {
+func (f *Fetcher) newSpool() *spool {
+	return &spool{dir: f.tempDir, buf: spoolBufs.Get().(*[]byte)}
+}
+
+func (s *spool) Write(p []byte) (int, error) {
+	if s.file == nil && len(*s.buf)+len(p) > spoolMemory {
+		file, err := os.CreateTemp(s.dir, "jarchive-fetch-*")
+		if err != nil {
+			return 0, fmt.Errorf("spool: %w", err)
+		}
+		s.file = file
+		if _, err := file.Write(*s.buf); err != nil {
+			return 0, fmt.Errorf("spool: %w", err)
+		}
+		s.release()
+	}
+	if s.file != nil {
+		n, err := s.file.Write(p)
+		s.size += int64(n)
+		if err != nil {
+			err = fmt.Errorf("spool: %w", err)
+		}
+		return n, err
+	}
+	if b := *s.buf; len(b)+len(p) > cap(b) {
+		// Grown by hand, to end at spoolMemory exactly: a pooled
+		// buffer then fits every message kept in memory.
+		nb := make([]byte, len(b), min(max(2*cap(b), len(b)+len(p)), spoolMemory))
+		copy(nb, b)
+		*s.buf = nb
+	}
+	*s.buf = append(*s.buf, p...)
+	s.size += int64(len(p))
+	return len(p), nil
+}
+
+func (s *spool) ReadAt(p []byte, off int64) (int, error) {
+	if s.file != nil {
+		return s.file.ReadAt(p, off)
+	}
+	if off >= int64(len(*s.buf)) {
+		return 0, io.EOF
+	}
+	n := copy(p, (*s.buf)[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// Size returns the number of bytes written.
+func (s *spool) Size() int64 { return s.size }
+
+// Truncate drops what was written beyond size.
+func (s *spool) Truncate(size int64) error {
+	if size < 0 || size > s.size {
+		return fmt.Errorf("spool: truncate to %d of %d bytes", size, s.size)
+	}
+	if s.file != nil {
+		if _, err := s.file.Seek(size, io.SeekStart); err != nil {
+			return err
+		}
+		if err := s.file.Truncate(size); err != nil {
+			return err
+		}
+	} else {
+		*s.buf = (*s.buf)[:size]
+	}
+	s.size = size
+	return nil
+}
+
+func (s *spool) release() {
+	if s.buf != nil {
+		*s.buf = (*s.buf)[:0]
+		spoolBufs.Put(s.buf)
+	}
+	s.buf = nil
+}
+
+// remove frees the memory or deletes the file; errors are only logged, as
+// nothing depends on them.
+func (s *spool) remove(log *slog.Logger) {
+	if s == nil {
 		return
 	}
-	name := s.Name()
-	logCheck(log, s.Close(), "closing spool file", "path", name)
+	s.release()
+	if s.file == nil {
+		return
+	}
+	name := s.file.Name()
+	logCheck(log, s.file.Close(), "closing spool file", "path", name)
 	logCheck(log, os.Remove(name), "removing spool file", "path", name)
+	s.file = nil
 }
 
 // logCheck logs a best-effort operation's error.

@@ -440,13 +440,7 @@ func (p *imapPass) message(ctx context.Context, m uidSize) error {
 	if err := p.win.acquire(ctx); err != nil {
 		return err
 	}
-	sp, err := p.f.newSpool()
-	if err != nil {
-		p.win.release()
-		p.res.Seen++
-		p.count(func(r *Result) { r.Failed++ })
-		return fmt.Errorf("uid %d: %w", m.uid, err)
-	}
+	sp := p.f.newSpool()
 	handedOver := false
 	defer func() {
 		if !handedOver {
@@ -477,7 +471,7 @@ func (p *imapPass) message(ctx context.Context, m uidSize) error {
 		UID:         uint32(m.uid),
 		Size:        size,
 		Fetched:     time.Now(),
-		Body:        sp.File,
+		Body:        sp,
 	}
 	handedOver = true
 	p.win.run(func() error {
@@ -537,7 +531,7 @@ type tooLargeKey struct {
 // fetchBody streams BODY.PEEK[] of uid into sp and returns its size. It
 // returns errTooLarge, without reading the rest, once the literal is known
 // to exceed the limit.
-func (p *imapPass) fetchBody(uid imap.UID, sp spool) (int64, error) {
+func (p *imapPass) fetchBody(uid imap.UID, sp *spool) (int64, error) {
 	cmd := p.c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{
 		UID:         true,
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
@@ -584,9 +578,6 @@ func (p *imapPass) fetchBody(uid imap.UID, sp spool) (int64, error) {
 	}
 	if !found {
 		return 0, errVanished
-	}
-	if _, err := sp.Seek(0, io.SeekStart); err != nil {
-		return size, err
 	}
 	return size, nil
 }

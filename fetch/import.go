@@ -281,10 +281,7 @@ func (r *importRun) member(ctx context.Context, s *mboxSplitter, path string, po
 		}
 		return err == nil, nil
 	}
-	sp, err := r.f.newSpool()
-	if err != nil {
-		return false, fmt.Errorf("import %s: %w", path, err)
-	}
+	sp := r.f.newSpool()
 	handedOver := false
 	defer func() {
 		if !handedOver {
@@ -300,9 +297,6 @@ func (r *importRun) member(ctx context.Context, s *mboxSplitter, path string, po
 			err = sp.Truncate(size)
 		}
 	}
-	if err == nil {
-		_, err = sp.Seek(0, io.SeekStart)
-	}
 	if err == io.EOF {
 		return false, nil
 	}
@@ -311,7 +305,7 @@ func (r *importRun) member(ctx context.Context, s *mboxSplitter, path string, po
 		return false, nil
 	}
 	handedOver = true
-	return true, r.message(ctx, &Message{Path: path, Size: size, Body: sp.File}, pos, func() { sp.remove(r.log) })
+	return true, r.message(ctx, &Message{Path: path, Size: size, Body: sp}, pos, func() { sp.remove(r.log) })
 }
 
 // zip imports the mail files in a zip file, in the order of its directory.
@@ -414,22 +408,16 @@ func (r *importRun) zipEntry(ctx context.Context, zf *zip.File, path string, pos
 		r.tally.Resumed++
 		return nil
 	}
-	sp, err := r.f.newSpool()
-	if err != nil {
-		return fmt.Errorf("import %s: %w", path, err)
-	}
+	sp := r.f.newSpool()
 	// archive/zip fails a read beyond the entry's declared size, so
 	// the spool cannot grow beyond it.
 	size, err := io.Copy(sp, br)
-	if err == nil {
-		_, err = sp.Seek(0, io.SeekStart)
-	}
 	if err != nil {
 		sp.remove(r.log)
 		r.failed(pos, path, err)
 		return nil
 	}
-	return r.message(ctx, &Message{Path: path, Size: size, Body: sp.File}, pos, func() { sp.remove(r.log) })
+	return r.message(ctx, &Message{Path: path, Size: size, Body: sp}, pos, func() { sp.remove(r.log) })
 }
 
 // failed counts a message that cannot be read.

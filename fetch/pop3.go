@@ -654,12 +654,7 @@ func (p *pop3Pass) message(ctx context.Context, m pop3Msg) error {
 		return err
 	}
 	p.res.Seen++
-	sp, err := p.f.newSpool()
-	if err != nil {
-		p.win.release()
-		p.count(func(r *Result) { r.Failed++ })
-		return fmt.Errorf("msg %d: %w", m.num, err)
-	}
+	sp := p.f.newSpool()
 	handedOver := false
 	defer func() {
 		if !handedOver {
@@ -676,9 +671,6 @@ func (p *pop3Pass) message(ctx context.Context, m pop3Msg) error {
 		p.tooLarge(log, m, size)
 		return fmt.Errorf("msg %d: the server sent more than max_message_size (%d bytes) although LIST gave %d bytes", m.num, p.max, m.size)
 	}
-	if err == nil {
-		_, err = sp.Seek(0, io.SeekStart)
-	}
 	if err != nil {
 		p.count(func(r *Result) { r.Failed++ })
 		return fmt.Errorf("msg %d: %w", m.num, err)
@@ -688,7 +680,7 @@ func (p *pop3Pass) message(ctx context.Context, m pop3Msg) error {
 		UIDL:    m.uidl,
 		Size:    size,
 		Fetched: time.Now(),
-		Body:    sp.File,
+		Body:    sp,
 	}
 	handedOver = true
 	p.win.run(func() error {
