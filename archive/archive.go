@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -47,8 +46,10 @@ var (
 	metaProbe      = []byte("probe")
 )
 
-// formatVersion is the on-disk format that doc.go describes.
-const formatVersion = "1"
+// formatVersion is the on-disk format that doc.go describes. Format 1
+// is format 2 without packed values: Open reads it, and upgrades it by
+// writing "2" (what it holds stays as it is).
+const formatVersion = "2"
 
 // ErrNotFound is returned for an id or prefix that names no message.
 var ErrNotFound = errors.New("no such message")
@@ -243,6 +244,10 @@ func Open(dir string, opts Options) (*Archive, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open archive %s: %w", dir, err)
 	}
+	// bbolt grows the file by AllocSize (16 MiB) at a time once it is
+	// larger: a tail that backups and `du -b` count. A grow costs a
+	// truncate and an fsync; 4 MiB is one every 1,500 messages or so.
+	db.AllocSize = 4 << 20
 	a := &Archive{
 		dir:           dir,
 		db:            db,
@@ -325,6 +330,14 @@ func (a *Archive) init(key []byte) error {
 		if err := checkFormat(meta); err != nil {
 			return err
 		}
+		if v := string(meta.Get(metaFormat)); v != formatVersion {
+			// Before values are packed: jarchive versions that read
+			// format 1 only must refuse the archive, not misread it.
+			if err := meta.Put(metaFormat, []byte(formatVersion)); err != nil {
+				return err
+			}
+			a.logger.Info("archive: format upgraded; earlier jarchive versions no longer open it", "from", v, "to", formatVersion)
+		}
 		params := meta.Get(metaEncryption)
 		var err error
 		a.crypt, err = setupCipher(params, key, func(p []byte) error { return meta.Put(metaEncryption, p) })
@@ -342,8 +355,8 @@ func (a *Archive) init(key []byte) error {
 var errOldFormat = errors.New("meta.db is from a development build of jarchive (no format version): move the archive away and import its messages again")
 
 func checkFormat(meta *bolt.Bucket) error {
-	if v := string(meta.Get(metaFormat)); v != formatVersion {
-		return fmt.Errorf("archive format %q: this jarchive reads format %s", v, formatVersion)
+	if v := string(meta.Get(metaFormat)); v != "1" && v != formatVersion {
+		return fmt.Errorf("archive format %q: this jarchive reads formats 1 and %s", v, formatVersion)
 	}
 	return nil
 }
@@ -478,12 +491,7 @@ func getRecord(msgs *bolt.Bucket, k [32]byte) (*Record, error) {
 	if v == nil {
 		return nil, nil
 	}
-	rec := &Record{}
-	if err := json.Unmarshal(v, rec); err != nil {
-		return nil, fmt.Errorf("message %x: record: %w", k, err)
-	}
-	rec.ID = hex.EncodeToString(k[:])
-	return rec, nil
+	return unmarshalRecord(k[:], v)
 }
 
 // Open returns a reader of the original bytes of the stored copy with the
@@ -531,35 +539,94 @@ func (a *Archive) pendingTemp(id string) string {
 // decodeBlob returns a reader of the plaintext of the blob file f, which
 // it closes on Close.
 func (a *Archive) decodeBlob(f *os.File) (io.ReadCloser, error) {
-	br := bufio.NewReaderSize(f, 16<<10)
-	var r io.Reader = br
+	br := blobBufs.Get().(*bufio.Reader)
+	br.Reset(f)
+	r := &blobReader{f: f, br: br}
+	var src io.Reader = br
 	head, _ := br.Peek(len(ageMagic))
 	if bytes.HasPrefix(head, []byte(ageMagic)) {
 		if a.crypt == nil {
+			r.release()
 			return nil, errors.New("the blob is encrypted and no encryption key is configured")
 		}
 		var err error
-		if r, err = a.crypt.decrypt(br); err != nil {
+		if src, err = a.crypt.decrypt(br); err != nil {
+			r.release()
 			return nil, err
 		}
 	}
-	d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	d, err := blobDecoder()
+	if err == nil {
+		err = d.Reset(src)
+		r.d = d
+	}
 	if err != nil {
+		r.release()
 		return nil, err
 	}
-	return &blobReader{d: d, f: f}, nil
+	return r, nil
+}
+
+// blobBufs and blobDecoders are the read buffers and zstd decoders of
+// blob readers, reused from one Open to the next: the indexer reads every
+// new blob back once, and a new decoder costs its window's buffers.
+var (
+	blobBufs     = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+	blobDecoders sync.Pool
+)
+
+// blobDecoder returns a decoder of blobs from the pool or a new one. It
+// decodes in the calling goroutine (concurrency 1: no goroutines to stop,
+// so a pooled decoder needs no Close) and refuses windows above the 8 MiB
+// that zstd decoders must support (ours are 1 MiB).
+func blobDecoder() (*zstd.Decoder, error) {
+	if d, ok := blobDecoders.Get().(*zstd.Decoder); ok {
+		return d, nil
+	}
+	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(8<<20))
 }
 
 type blobReader struct {
-	d *zstd.Decoder
-	f *os.File
+	d  *zstd.Decoder
+	br *bufio.Reader
+	f  *os.File
 }
 
-func (r *blobReader) Read(p []byte) (int, error) { return r.d.Read(p) }
+var errReaderClosed = errors.New("read of a closed blob reader")
 
+func (r *blobReader) Read(p []byte) (int, error) {
+	if r.d == nil {
+		return 0, errReaderClosed
+	}
+	return r.d.Read(p)
+}
+
+// Close closes the blob file and returns the decoder and the buffer to
+// their pools. A second Close does nothing.
 func (r *blobReader) Close() error {
-	r.d.Close()
-	return r.f.Close()
+	if r.f == nil {
+		return nil
+	}
+	err := r.f.Close()
+	r.release()
+	return err
+}
+
+// release returns the decoder and the buffer, reset so that they hold no
+// reference to the file, to their pools.
+func (r *blobReader) release() {
+	if r.d != nil {
+		if r.d.Reset(nil) == nil {
+			blobDecoders.Put(r.d)
+		}
+		r.d = nil
+	}
+	if r.br != nil {
+		r.br.Reset(nil)
+		blobBufs.Put(r.br)
+		r.br = nil
+	}
+	r.f = nil
 }
 
 // Each calls fn with the record of every stored copy, in id order, until fn
@@ -582,11 +649,10 @@ func (a *Archive) Each(ctx context.Context, fn func(rec *Record) error) error {
 			}
 			for ; k != nil && len(recs) < verifyChunk; k, v = c.Next() {
 				after = append(after[:0], k...)
-				rec := &Record{}
-				if err := json.Unmarshal(v, rec); err != nil {
-					return fmt.Errorf("message %x: record: %w", k, err)
+				rec, err := unmarshalRecord(k, v)
+				if err != nil {
+					return err
 				}
-				rec.ID = hex.EncodeToString(k)
 				recs = append(recs, rec)
 			}
 			return nil
@@ -727,6 +793,6 @@ func (a *Archive) Stats() (Stats, error) {
 	return s, err
 }
 
-// recordDigest is the SHA-256 of a record's stored value, as the log
-// records it.
+// recordDigest is the SHA-256 of a record's JSON (its stored value, or
+// that decompressed: doc.go), as the log records it.
 func recordDigest(v []byte) [32]byte { return sha256.Sum256(v) }

@@ -167,3 +167,57 @@ func BenchmarkPut(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOpen reads stored messages back through Open, as the indexer
+// does with every new blob, and reports the bytes and allocations per
+// message read.
+func BenchmarkOpen(b *testing.B) {
+	msgs := loadCorpus(b)
+	for _, mode := range []struct {
+		name string
+		key  []byte
+	}{{"plain", nil}, {"encrypted", bytes.Repeat([]byte{1}, 32)}} {
+		b.Run(mode.name, func(b *testing.B) {
+			a, err := Open(b.TempDir(), Options{Key: mode.key})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer a.Close()
+			a.syncMode = syncFS
+			var ids []string
+			var total int64
+			for i, m := range msgs {
+				if i >= 200 {
+					break
+				}
+				env := *m.env
+				id, _, err := a.Put(context.Background(), &Incoming{
+					Body: bytes.NewReader(m.data), Size: int64(len(m.data)), Envelope: &env,
+					Source: Source{Account: "bench", Path: fmt.Sprint(i)}, ext: &envExt{},
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ids = append(ids, id)
+			}
+			buf := make([]byte, 32<<10)
+			b.ReportAllocs()
+			b.ResetTimer()
+			i := 0
+			for b.Loop() {
+				rc, err := a.Open(ids[i%len(ids)])
+				if err != nil {
+					b.Fatal(err)
+				}
+				n, err := io.CopyBuffer(io.Discard, rc, buf)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rc.Close()
+				total += n
+				i++
+			}
+			b.ReportMetric(float64(total)/float64(b.N), "bytes/msg")
+		})
+	}
+}

@@ -792,7 +792,7 @@ func (w *workset) flush(src *Source) error {
 		rec.Seq = w.ap.log.next()
 		id := rec.ID
 		rec.ID = ""
-		v, err := marshalRecord(rec)
+		v, d, err := marshalRecord(rec)
 		rec.ID = id
 		if err != nil {
 			return err
@@ -800,7 +800,6 @@ func (w *workset) flush(src *Source) error {
 		if err := w.ap.msgs.Put(k[:], v); err != nil {
 			return err
 		}
-		d := recordDigest(v)
 		e := &entry{Time: w.ap.now, Op: op, ID: id, Shown: rec.Primary, Record: hex.EncodeToString(d[:]), Owners: rec.Owners}
 		if op == opAdd {
 			e.Size, e.Stored = rec.Size, rec.StoredSize

@@ -158,7 +158,11 @@ func (a *Archive) Delete(ctx context.Context, items []DeleteItem) (DeleteResult,
 			group = append(group, rec) // the shown message last
 			for _, g := range group {
 				gk, _ := parseID(g.ID)
-				d := recordDigest(msgs.Get(gk[:]))
+				js, err := unpackJSON(msgs.Get(gk[:]), nil)
+				if err != nil {
+					return fmt.Errorf("message %s: record: %w", g.ID, err)
+				}
+				d := recordDigest(js)
 				if err := a.unlink(tx, g, k); err != nil {
 					return err
 				}
@@ -353,8 +357,8 @@ func (a *Archive) Tombstones() ([]Tombstone, error) {
 	var out []Tombstone
 	err := a.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketLog).ForEach(func(k, v []byte) error {
-			if !bytes.Contains(v, []byte(`"op":"delete"`)) {
-				return nil
+			if len(v) > 32 && v[32] == '{' && !bytes.Contains(v, []byte(`"op":"delete"`)) {
+				return nil // JSON, not a tombstone: no need to decode it
 			}
 			_, e, err := decodeEntry(v)
 			if err != nil || e.Op != opDelete {

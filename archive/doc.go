@@ -6,7 +6,8 @@
 // ingest log, and Verify checks the whole archive against it.
 //
 // This file is the authoritative description of the on-disk format
-// (format version 1; meta.db of development builds before it is refused).
+// (format version 2; meta.db of development builds before format 1 is
+// refused).
 //
 // # On-disk layout
 //
@@ -71,9 +72,9 @@
 //
 // # bbolt buckets
 //
-//	messages     key: 32-byte SHA-256          value: JSON Record, without "id"
+//	messages     key: 32-byte SHA-256          value: JSON Record, without "id", packed (below)
 //	log          key: 8-byte big-endian seq    value: 32-byte SHA-256 of the previous entry's
-//	             value (zeros for entry 1), then the entry's JSON (below)
+//	             value (zeros for entry 1), then the entry's JSON (below), packed
 //	msgid        key: Message-ID (at most 1000 bytes), 0x00, 32-byte SHA-256   value: empty;
 //	             links distinct copies that share a Message-ID (ByMessageID)
 //	content      key: 32-byte ContentKey (journal.Envelope.ContentKey or
@@ -85,7 +86,7 @@
 //	stats        key: counter name             value: 8-byte big-endian count: blobs, linked,
 //	             decrypted, raw_bytes, stored_bytes, copies, merged, parse_failures,
 //	             journal_reports (Stats.Messages is blobs - linked)
-//	meta         "format": "1"; "head": 8-byte seq and 32-byte SHA-256 of the newest log
+//	meta         "format": "2"; "head": 8-byte seq and 32-byte SHA-256 of the newest log
 //	             entry; "encryption": the JSON above; "probe": time of the last Probe
 //	holds        key: legal hold name          value: JSON Hold (delete.go)
 //	deleting     key: 32-byte SHA-256          value: empty: a deleted message whose blob
@@ -93,6 +94,21 @@
 //
 // The Record JSON is the struct Record (field names in its tags); "seq" is
 // the log entry that last changed it.
+//
+// Packed JSON (record values and the JSON part of log entries) is either
+// the JSON itself, starting with '{', or a zstd frame of it (magic 28 b5
+// 2f fd; content size and checksum, no dictionary), which jarchive writes
+// when the JSON has 128 bytes or more and the frame is smaller. Readers
+// tell them apart by the first byte. Format 1 is format 2 without packing:
+// its values are all JSON. Open upgrades it in place by setting "format"
+// to "2", so that earlier versions refuse the archive instead of misreading
+// packed values, and rewrites nothing: values written before stay JSON and
+// are read as they are; a record is packed when it next changes, a log
+// entry never is (its bytes are in the chain). The digests do not change
+// either: a record's is of its JSON, an entry's link of its value as
+// stored. The log bucket is filled to FillPercent 1.0 (its keys only grow);
+// records, about 3 KB of JSON each, pack to about a quarter, log entries
+// to about half.
 //
 // # Shown messages and linked copies
 //
@@ -144,7 +160,8 @@
 //	{"seq":N,"time":...,"op":"add"|"merge"|"link"|"hide"|"owners","id":<sha256>,
 //	 "shown":<primary, for a linked copy>,"size":..,"stored":..,
 //	 "source":{account, mailbox, uidvalidity, uid, path, fetched, status},
-//	 "record":<hex SHA-256 of the record's value after the change>,
+//	 "record":<hex SHA-256 of the record's JSON after the change: its value
+//	           unpacked>,
 //	 "owners":[<the record's owners after the change; absent for none>]}
 //
 // add: a stored copy was created; merge: it gained a source of its own;
@@ -155,8 +172,10 @@
 // "record":<hex SHA-256 of data>,"kind":...,"data":<JSON, compacted>}, is
 // evidence about the archive as a whole (LogEvent; kind "export": an
 // export's manifest digest, package export); it names no message and the
-// index skips it. A "delete" entry is the tombstone of a stored copy that retention deleted (delete.go). Each entry's value
-// begins with the SHA-256 of the previous entry's value, and the meta
+// index skips it. A "delete" entry is the tombstone of a stored copy that
+// retention deleted (delete.go); its "record" is the digest of the deleted
+// record's JSON. Each entry's value (as stored, packed or not) begins with
+// the SHA-256 of the previous entry's value, and the meta
 // bucket keeps the newest entry's hash (the chain head, in Stats and
 // logged at Close): editing, inserting or removing an entry breaks the
 // chain, editing a record no longer matches its entry's digest, and
@@ -202,7 +221,8 @@
 // # Verify
 //
 // Verify checks, a chunk of records per read transaction (so it may run
-// beside ingest): every record decodes, matches its log entry's digest and
+// beside ingest): every record unpacks and decodes, its JSON matches its
+// log entry's digest (so the digest does not depend on the packing), and it
 // links consistently (corrupt, chain-broken); its blob exists (missing) with
 // the recorded size (truncated), and with ReadData decrypts, decompresses
 // and hashes to its id with the recorded size (corrupt); every file under

@@ -21,7 +21,7 @@ const (
 
 // entry is one record of the ingest log. Its stored value is the SHA-256
 // of the previous entry's value (zeros for the first) followed by the
-// entry's JSON.
+// entry's JSON, compressed like a record's (packJSON).
 type entry struct {
 	Seq    uint64          `json:"seq"`
 	Time   time.Time       `json:"time"`
@@ -67,8 +67,18 @@ type logWriter struct {
 
 func newLogWriter(tx *bolt.Tx) *logWriter {
 	meta := tx.Bucket(bucketMeta)
-	return &logWriter{log: tx.Bucket(bucketLog), meta: meta, head: readHead(meta)}
+	log := tx.Bucket(bucketLog)
+	// Keys only grow: fill the pages that appends split off (bbolt's
+	// default of half leaves every log page half empty). bbolt does not
+	// keep the setting; every transaction that appends sets it here.
+	log.FillPercent = logFillPercent
+	return &logWriter{log: log, meta: meta, head: readHead(meta)}
 }
+
+// logFillPercent is the log bucket's FillPercent: a node split by an
+// append leaves full pages behind (entries are never inserted before
+// others, so a full page is never split again).
+const logFillPercent = 1.0
 
 // next is the sequence number the next entry gets.
 func (w *logWriter) next() uint64 { return w.head.seq + 1 }
@@ -79,9 +89,10 @@ func (w *logWriter) append(e *entry) error {
 	if err != nil {
 		return err
 	}
-	v := make([]byte, 32+len(js))
+	body := packJSON(js)
+	v := make([]byte, 32+len(body))
 	copy(v, w.head.hash[:])
-	copy(v[32:], js)
+	copy(v[32:], body)
 	if err := w.log.Put(u64(e.Seq), v); err != nil {
 		return err
 	}
@@ -98,8 +109,16 @@ func decodeEntry(v []byte) (prev [32]byte, e *entry, err error) {
 		return prev, nil, errors.New("entry too short")
 	}
 	copy(prev[:], v[:32])
+	buf := recordBufs.Get().(*[]byte)
+	js, err := recordJSON(v[32:], buf)
 	e = &entry{}
-	if err := json.Unmarshal(v[32:], e); err != nil {
+	if err == nil {
+		err = json.Unmarshal(js, e) // copies out of js (Data too)
+	}
+	if cap(*buf) <= 1<<20 {
+		recordBufs.Put(buf)
+	}
+	if err != nil {
 		return prev, nil, err
 	}
 	return prev, e, nil

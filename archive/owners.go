@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -66,11 +65,10 @@ func (a *Archive) Reassign(ctx context.Context, owners func(rec *Record) []strin
 			for ; k != nil && n < verifyChunk; k, v = c.Next() {
 				after = append(after[:0], k...)
 				n++
-				rec := &Record{}
-				if err := json.Unmarshal(v, rec); err != nil {
-					return fmt.Errorf("message %x: record: %w", k, err)
+				rec, err := unmarshalRecord(k, v)
+				if err != nil {
+					return err
 				}
-				rec.ID = hex.EncodeToString(k)
 				want, err := ownersIn(msgs, rec, owners)
 				if err != nil {
 					return err
@@ -110,14 +108,13 @@ func (a *Archive) Reassign(ctx context.Context, owners func(rec *Record) []strin
 					rec.Seq = lw.next()
 					id := rec.ID
 					rec.ID = ""
-					v, err := marshalRecord(rec)
+					v, d, err := marshalRecord(rec)
 					if err != nil {
 						return err
 					}
 					if err := msgs.Put(k[:], v); err != nil {
 						return err
 					}
-					d := recordDigest(v)
 					if err := lw.append(&entry{Time: now, Op: opOwners, ID: id, Shown: rec.Primary, Owners: want, Record: hex.EncodeToString(d[:])}); err != nil {
 						return err
 					}

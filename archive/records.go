@@ -2,7 +2,14 @@ package archive
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
 
 	"jarchive/journal"
 )
@@ -46,13 +53,123 @@ func unionRecipients(a, b []journal.Recipient) []journal.Recipient {
 	return out
 }
 
-// marshalRecord encodes a record as stored: JSON without HTML escaping.
-func marshalRecord(rec *Record) ([]byte, error) {
+// marshalRecord encodes a record as stored (packJSON of its JSON,
+// without HTML escaping) and returns the value and the digest of the JSON,
+// which the record's log entry holds (recordDigest).
+func marshalRecord(rec *Record) (v []byte, digest [32]byte, err error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(rec); err != nil {
-		return nil, err
+		return nil, digest, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	js := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return packJSON(js), recordDigest(js), nil
+}
+
+// unmarshalRecord decodes the stored value v of the record with key k.
+func unmarshalRecord(k, v []byte) (*Record, error) {
+	buf := recordBufs.Get().(*[]byte)
+	js, err := recordJSON(v, buf)
+	rec := &Record{}
+	if err == nil {
+		err = json.Unmarshal(js, rec) // copies every string out of js
+	}
+	if cap(*buf) <= 1<<20 {
+		recordBufs.Put(buf)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("message %x: record: %w", k, err)
+	}
+	rec.ID = hex.EncodeToString(k)
+	return rec, nil
+}
+
+// recordJSON returns the JSON of the stored record value v: v itself, or v
+// decompressed into *buf, which it grows, so the result is valid until the
+// next use of buf. (Never into v: bbolt's values are its read-only memory
+// map.)
+func recordJSON(v []byte, buf *[]byte) ([]byte, error) {
+	if len(v) > 0 && v[0] == '{' {
+		return v, nil
+	}
+	js, err := unpackJSON(v, (*buf)[:0])
+	if err == nil {
+		*buf = js[:0]
+	}
+	return js, err
+}
+
+// recordBufs hold the JSON of compressed values being decoded.
+var recordBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+// Record values and the JSON of log entries (doc.go) are the JSON as it
+// is, or, from packMin bytes on and when it is smaller, a zstd frame of it
+// (no dictionary). The first byte tells them apart: '{', or 0x28 of the
+// zstd magic 28 b5 2f fd. Archives written before values were compressed
+// hold JSON only; it is read as it is, and a record is compressed when it
+// next changes.
+
+// packMin is the JSON size from which a value is compressed: below it, a
+// frame's 13 bytes of header and checksum eat the gain. (A variable: tests
+// write values as earlier versions did.)
+var packMin = 128
+
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+
+// maxRecordJSON bounds what a value may decompress to, so that a
+// damaged or crafted meta.db fails a read instead of exhausting memory.
+const maxRecordJSON = 256 << 20
+
+// recordEncoder and recordDecoder are shared: EncodeAll and DecodeAll are
+// safe for concurrent use and keep one set of state per concurrent call,
+// up to GOMAXPROCS, reused across calls.
+var recordEncoder = sync.OnceValue(func() *zstd.Encoder {
+	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
+		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
+	if err != nil {
+		panic(fmt.Sprintf("zstd record encoder: %v", err)) // only for bad options
+	}
+	return e
+})
+
+var recordDecoder = sync.OnceValue(func() *zstd.Decoder {
+	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithDecoderMaxMemory(maxRecordJSON))
+	if err != nil {
+		panic(fmt.Sprintf("zstd record decoder: %v", err))
+	}
+	return d
+})
+
+// packJSON returns the stored form of the JSON js of a record or a log
+// entry.
+func packJSON(js []byte) []byte {
+	if len(js) < packMin {
+		return js
+	}
+	z := recordEncoder().EncodeAll(js, make([]byte, 0, len(js)/3+64))
+	if len(z) >= len(js) {
+		return js
+	}
+	return z
+}
+
+// unpackJSON returns the JSON of a value stored by packJSON: v itself,
+// or v decompressed, appended to buf.
+func unpackJSON(v, buf []byte) ([]byte, error) {
+	switch {
+	case len(v) > 0 && v[0] == '{':
+		return v, nil
+	case bytes.HasPrefix(v, zstdMagic):
+		js, err := recordDecoder().DecodeAll(v, buf)
+		if err != nil {
+			return nil, fmt.Errorf("decompress: %w", err)
+		}
+		if len(js) == 0 || js[0] != '{' {
+			return nil, errors.New("decompressed to no JSON object")
+		}
+		return js, nil
+	default:
+		return nil, errors.New("neither JSON nor a zstd frame")
+	}
 }

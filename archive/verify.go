@@ -167,6 +167,7 @@ func (a *Archive) verifyLog(ctx context.Context, rep *VerifyReport) error {
 	var prevHash [32]byte
 	var lastSeq uint64
 	var after uint64
+	var buf []byte // the JSON of a compressed record
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -226,7 +227,7 @@ func (a *Archive) verifyLog(ctx context.Context, rep *VerifyReport) error {
 					continue
 				}
 				var rs struct{ Seq uint64 }
-				if err := json.Unmarshal(rv, &rs); err == nil && rs.Seq < seq {
+				if js, err := recordJSON(rv, &buf); err == nil && json.Unmarshal(js, &rs) == nil && rs.Seq < seq {
 					rep.Add(Problem{Type: ProblemChainBroken, ID: e.ID, Seq: seq, Detail: fmt.Sprintf("the record is older (entry %d) than its log entry %d", rs.Seq, seq)})
 				}
 			}
@@ -294,6 +295,7 @@ func (a *Archive) verifyRecords(ctx context.Context, rep *VerifyReport, opts Ver
 			}
 		})
 	}
+	var buf []byte // the JSON of a compressed record
 	err := a.eachRecordChunk(ctx, func(tx *bolt.Tx, k, v []byte) error {
 		id := hex.EncodeToString(k)
 		rep.Records++
@@ -302,7 +304,11 @@ func (a *Archive) verifyRecords(ctx context.Context, rep *VerifyReport, opts Ver
 			rep.Add(Problem{Type: ProblemCorrupt, ID: id, Detail: "record key is not a SHA-256"})
 			return nil
 		}
-		if err := json.Unmarshal(v, rec); err != nil {
+		js, err := recordJSON(v, &buf)
+		if err == nil {
+			err = json.Unmarshal(js, rec)
+		}
+		if err != nil {
 			rep.Add(Problem{Type: ProblemCorrupt, ID: id, Detail: fmt.Sprintf("record does not decode: %v", err)})
 			return nil
 		}
@@ -310,7 +316,7 @@ func (a *Archive) verifyRecords(ctx context.Context, rep *VerifyReport, opts Ver
 		if rec.Primary == "" {
 			rep.Shown++
 		}
-		a.checkRecordLog(tx, rep, rec, v)
+		a.checkRecordLog(tx, rep, rec, js)
 		a.checkLinks(tx, rep, rec)
 		select {
 		case jobs <- blobJob{id: id, size: rec.Size, stored: rec.StoredSize}:
@@ -364,9 +370,9 @@ func (a *Archive) eachRecordChunk(ctx context.Context, fn func(tx *bolt.Tx, k, v
 	}
 }
 
-// checkRecordLog checks that the record is exactly the state its last log
-// entry recorded.
-func (a *Archive) checkRecordLog(tx *bolt.Tx, rep *VerifyReport, rec *Record, v []byte) {
+// checkRecordLog checks that the record, whose JSON is js, is exactly the
+// state its last log entry recorded.
+func (a *Archive) checkRecordLog(tx *bolt.Tx, rep *VerifyReport, rec *Record, js []byte) {
 	ev := tx.Bucket(bucketLog).Get(u64(rec.Seq))
 	if ev == nil {
 		rep.Add(Problem{Type: ProblemChainBroken, ID: rec.ID, Seq: rec.Seq, Detail: fmt.Sprintf("the record names log entry %d, which does not exist", rec.Seq)})
@@ -377,7 +383,7 @@ func (a *Archive) checkRecordLog(tx *bolt.Tx, rep *VerifyReport, rec *Record, v 
 		rep.Add(Problem{Type: ProblemChainBroken, ID: rec.ID, Seq: rec.Seq, Detail: fmt.Sprintf("log entry does not decode: %v", err)})
 		return
 	}
-	d := recordDigest(v)
+	d := recordDigest(js)
 	switch {
 	case e.ID != rec.ID:
 		rep.Add(Problem{Type: ProblemChainBroken, ID: rec.ID, Seq: rec.Seq, Detail: fmt.Sprintf("the record names log entry %d, which is about %s", rec.Seq, e.ID)})

@@ -75,6 +75,42 @@ func editDB(t *testing.T, dir string, fn func(tx *bolt.Tx) error) {
 	}
 }
 
+// editRecord replaces the stored value of a compressed record with
+// fn(its JSON).
+func editRecord(t *testing.T, dir, id string, fn func(js []byte) []byte) {
+	t.Helper()
+	editDB(t, dir, func(tx *bolt.Tx) error {
+		k, _ := parseID(id)
+		b := tx.Bucket(bucketMessages)
+		v := b.Get(k[:])
+		if !bytes.HasPrefix(v, zstdMagic) {
+			t.Fatalf("record %s is stored as %.20q; want it compressed", id, v)
+		}
+		js, err := unpackJSON(v, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Put(k[:], fn(js))
+	})
+}
+
+// editEntry replaces the JSON of the log entry with key k with fn(its
+// JSON), stored as jarchive stores it, and fails the test unless it changed.
+func editEntry(t *testing.T, tx *bolt.Tx, k []byte, fn func(js []byte) []byte) error {
+	t.Helper()
+	b := tx.Bucket(bucketLog)
+	v := b.Get(k)
+	js, err := unpackJSON(v[32:], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := fn(bytes.Clone(js))
+	if bytes.Equal(edited, js) {
+		t.Fatalf("log entry %x: the edit changed nothing in %s", k, js)
+	}
+	return b.Put(bytes.Clone(k), append(bytes.Clone(v[:32]), packJSON(edited)...))
+}
+
 func blobPath(dir, id string) string { return filepath.Join(dir, "blobs", id[:2], id) }
 
 func TestVerify(t *testing.T) {
@@ -133,20 +169,19 @@ func TestVerify(t *testing.T) {
 		{"edited log entry", Options{}, false,
 			func(t *testing.T, dir string, ids []string) {
 				editDB(t, dir, func(tx *bolt.Tx) error {
-					b := tx.Bucket(bucketLog)
-					v := bytes.Clone(b.Get(u64(2)))
-					v = bytes.Replace(v, []byte(`"size":`), []byte(`"size":1`), 1)
-					return b.Put(u64(2), v)
+					return editEntry(t, tx, u64(2), func(js []byte) []byte {
+						return bytes.Replace(js, []byte(`"size":`), []byte(`"size":1`), 1)
+					})
 				})
 			},
 			func(ids []string) []Problem { return []Problem{{Type: ProblemChainBroken, ID: ""}} }},
 		{"edited last log entry", Options{}, false,
 			func(t *testing.T, dir string, ids []string) {
 				editDB(t, dir, func(tx *bolt.Tx) error {
-					b := tx.Bucket(bucketLog)
-					k, v := b.Cursor().Last()
-					v = bytes.Replace(bytes.Clone(v), []byte(`"op":"merge"`), []byte(`"op":"add"`), 1)
-					return b.Put(bytes.Clone(k), v)
+					k, _ := tx.Bucket(bucketLog).Cursor().Last()
+					return editEntry(t, tx, k, func(js []byte) []byte {
+						return bytes.Replace(js, []byte(`"op":"merge"`), []byte(`"op":"add"`), 1)
+					})
 				})
 			},
 			func(ids []string) []Problem { return []Problem{{Type: ProblemChainBroken}} }},
@@ -161,14 +196,34 @@ func TestVerify(t *testing.T) {
 			func(ids []string) []Problem { return []Problem{{Type: ProblemChainBroken}} }},
 		{"edited record", Options{}, false,
 			func(t *testing.T, dir string, ids []string) {
-				editDB(t, dir, func(tx *bolt.Tx) error {
-					k, _ := parseID(ids[1])
-					b := tx.Bucket(bucketMessages)
-					v := bytes.Replace(bytes.Clone(b.Get(k[:])), []byte(`ben@contoso.com`), []byte(`eve@contoso.com`), 1)
-					return b.Put(k[:], v)
+				// Stored as JSON, as archives before compressed records have them.
+				editRecord(t, dir, ids[1], func(js []byte) []byte {
+					return bytes.Replace(js, []byte(`ben@contoso.com`), []byte(`eve@contoso.com`), 1)
 				})
 			},
 			func(ids []string) []Problem { return []Problem{{Type: ProblemChainBroken, ID: ids[1]}} }},
+		{"edited compressed record", Options{}, false,
+			func(t *testing.T, dir string, ids []string) {
+				editRecord(t, dir, ids[1], func(js []byte) []byte {
+					return packJSON(bytes.Replace(js, []byte(`ben@contoso.com`), []byte(`eve@contoso.com`), 1))
+				})
+			},
+			func(ids []string) []Problem { return []Problem{{Type: ProblemChainBroken, ID: ids[1]}} }},
+		{"record stored as JSON", Options{}, true,
+			func(t *testing.T, dir string, ids []string) {
+				// The same record uncompressed: the log's digest is of the JSON.
+				editRecord(t, dir, ids[2], func(js []byte) []byte { return js })
+			},
+			nil},
+		{"damaged compressed record", Options{}, false,
+			func(t *testing.T, dir string, ids []string) {
+				editRecord(t, dir, ids[0], func(js []byte) []byte {
+					v := packJSON(js)
+					v[len(v)/2] ^= 0x40
+					return v
+				})
+			},
+			func(ids []string) []Problem { return []Problem{{Type: ProblemCorrupt, ID: ids[0]}} }},
 		{"deleted record", Options{}, false,
 			func(t *testing.T, dir string, ids []string) {
 				editDB(t, dir, func(tx *bolt.Tx) error {
@@ -294,5 +349,72 @@ func TestVerifyDuringPuts(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+	checkClean(t, a)
+}
+
+// TestRecordsAsJSON: an archive of format 1, whose values are JSON
+// (written before they were packed), is upgraded to format 2, verifies
+// clean, reads, and packs a record when it changes. A later format is
+// refused.
+func TestRecordsAsJSON(t *testing.T) {
+	saved := packMin
+	packMin = 1 << 30
+	dir, ids := verifyFixture(t, Options{})
+	packMin = saved
+	setFormat := func(v string) {
+		editDB(t, dir, func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaFormat, []byte(v)) })
+	}
+	setFormat("3")
+	if _, err := Open(dir, Options{}); err == nil || !strings.Contains(err.Error(), `archive format "3"`) {
+		t.Fatalf("Open(format 3) = %v; want refused", err)
+	}
+	setFormat("1")
+
+	a := TestOpen(t, dir, Options{})
+	a.db.View(func(tx *bolt.Tx) error {
+		if v := string(tx.Bucket(bucketMeta).Get(metaFormat)); v != formatVersion {
+			t.Errorf("format after Open = %q; want %q", v, formatVersion)
+		}
+		return nil
+	})
+	stored := func(id string) []byte {
+		var v []byte
+		a.db.View(func(tx *bolt.Tx) error {
+			k, _ := parseID(id)
+			v = bytes.Clone(tx.Bucket(bucketMessages).Get(k[:]))
+			return nil
+		})
+		return v
+	}
+	for _, id := range ids {
+		if v := stored(id); len(v) == 0 || v[0] != '{' {
+			t.Fatalf("record %s stored as %.20q; want JSON", id, v)
+		}
+	}
+	checkClean(t, a)
+	msg := strings.Replace(original, "hello", "hello 1 "+strings.Repeat("text ", 200), 1)
+	src := Source{Account: "x", Path: strings.Repeat("maildir/", 20) + "1"} // an entry that compresses
+	if id := TestPut(t, a, []byte(msg), src); id != ids[1] {
+		t.Fatalf("Put = %s; want the stored %s", id, ids[1])
+	}
+	if v := stored(ids[1]); !bytes.HasPrefix(v, zstdMagic) {
+		t.Errorf("merged record stored as %.20q; want compressed", v)
+	}
+	a.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketLog).Cursor()
+		_, first := c.First()
+		_, last := c.Last()
+		if first[32] != '{' || !bytes.HasPrefix(last[32:], zstdMagic) {
+			t.Errorf("log entries stored as %q ... %q; want JSON, then compressed", first[32:], last[32:])
+		}
+		return nil
+	})
+	rec, err := a.Get(ids[1])
+	if err != nil || len(rec.Sources) != 2 {
+		t.Fatalf("Get = %+v, %v; want 2 sources", rec, err)
+	}
+	if rec, err := a.Get(ids[0]); err != nil || rec.ID != ids[0] || len(rec.Sources) != 2 {
+		t.Fatalf("Get(JSON record) = %+v, %v; want it with 2 sources", rec, err)
+	}
 	checkClean(t, a)
 }
