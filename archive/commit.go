@@ -27,6 +27,22 @@ import (
 // arriving meanwhile queue; a batch thus waits at most for the stage in
 // progress.
 
+// passLead hands the lead to the oldest queued request, or gives it up
+// when none waits.
+func (a *Archive) passLead() {
+	a.cmu.Lock()
+	var next *request
+	if len(a.queue) > 0 {
+		next = a.queue[0]
+	} else {
+		a.leading = false
+	}
+	a.cmu.Unlock()
+	if next != nil {
+		next.wake <- true
+	}
+}
+
 func (a *Archive) submit(r *request) {
 	r.wake = make(chan bool, 1)
 	a.cmu.Lock()
@@ -55,17 +71,7 @@ func (a *Archive) submit(r *request) {
 	if ok {
 		a.commitMu.Lock()
 	}
-	a.cmu.Lock()
-	var next *request
-	if len(a.queue) > 0 {
-		next = a.queue[0]
-	} else {
-		a.leading = false
-	}
-	a.cmu.Unlock()
-	if next != nil {
-		next.wake <- true
-	}
+	a.passLead()
 	if ok {
 		a.commitBatch(batch, install)
 		a.commitMu.Unlock()

@@ -100,13 +100,9 @@ func (a *Archive) Delete(ctx context.Context, items []DeleteItem) (DeleteResult,
 	if a.readOnly {
 		return res, ErrReadOnly
 	}
-	a.cmu.Lock()
-	if a.closed {
-		a.cmu.Unlock()
-		return res, errClosed
+	if err := a.beginWrite(); err != nil {
+		return res, err
 	}
-	a.puts.Add(1)
-	a.cmu.Unlock()
 	defer a.puts.Done()
 
 	release, err := a.exclusive(ctx)
@@ -256,17 +252,7 @@ func (a *Archive) exclusive(ctx context.Context) (func(), error) {
 	a.commitMu.Lock()
 	return func() {
 		a.commitMu.Unlock()
-		a.cmu.Lock()
-		var next *request
-		if len(a.queue) > 0 {
-			next = a.queue[0]
-		} else {
-			a.leading = false
-		}
-		a.cmu.Unlock()
-		if next != nil {
-			next.wake <- true
-		}
+		a.passLead()
 	}, nil
 }
 

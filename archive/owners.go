@@ -37,13 +37,9 @@ func (a *Archive) Reassign(ctx context.Context, owners func(rec *Record) []strin
 	if a.readOnly {
 		return st, ErrReadOnly
 	}
-	a.cmu.Lock()
-	if a.closed {
-		a.cmu.Unlock()
-		return st, errClosed
+	if err := a.beginWrite(); err != nil {
+		return st, err
 	}
-	a.puts.Add(1)
-	a.cmu.Unlock()
 	defer a.puts.Done()
 
 	var after []byte

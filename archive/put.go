@@ -61,6 +61,18 @@ func (r *request) bytes() int64 {
 
 var errClosed = errors.New("archive is closed")
 
+// beginWrite counts a write that Close must wait for (the caller calls
+// a.puts.Done when it ends), or fails with errClosed.
+func (a *Archive) beginWrite() error {
+	a.cmu.Lock()
+	defer a.cmu.Unlock()
+	if a.closed {
+		return errClosed
+	}
+	a.puts.Add(1)
+	return nil
+}
+
 // Put stores a message, or merges it into the stored copy with the same
 // bytes, and links it with the copies it belongs with (see doc.go). It
 // returns the id of the original (the hex SHA-256 of its bytes) and
@@ -79,13 +91,9 @@ func (a *Archive) Put(ctx context.Context, in *Incoming) (id string, added bool,
 	if err := ctx.Err(); err != nil {
 		return "", false, err
 	}
-	a.cmu.Lock()
-	if a.closed {
-		a.cmu.Unlock()
-		return "", false, errClosed
+	if err := a.beginWrite(); err != nil {
+		return "", false, err
 	}
-	a.puts.Add(1)
-	a.cmu.Unlock()
 	defer a.puts.Done()
 
 	env := in.Envelope
