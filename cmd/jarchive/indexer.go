@@ -134,8 +134,7 @@ func (s *store) indexChanges(ctx context.Context, newBatch func() *index.Batch, 
 
 	b := newBatch()
 	total := 0
-	pending := false    // changes in b, or a watermark to move
-	seq := mark         // of the last change in b
+	seq := mark         // of the last change in b; mark while b is empty
 	var first time.Time // when the first change of b was added
 	for j := range ordered {
 		select {
@@ -156,12 +155,11 @@ func (s *store) indexChanges(ctx context.Context, newBatch func() *index.Batch, 
 		for range j.units {
 			<-ahead
 		}
-		seq = j.change.Seq
-		each(seq)
-		if !pending {
+		if seq == mark {
 			first = time.Now()
 		}
-		pending = true
+		seq = j.change.Seq
+		each(seq)
 		// Large batches cost bleve less (fewer segments to write, persist
 		// and merge); a bound on their memory and on the wait until a
 		// message is searchable.
@@ -169,7 +167,7 @@ func (s *store) indexChanges(ctx context.Context, newBatch func() *index.Batch, 
 			if err := b.Commit(seq); err != nil {
 				return mark, total, fmt.Errorf("commit: %w", err)
 			}
-			mark, pending = seq, false
+			mark = seq
 		}
 		if err := ctx.Err(); err != nil {
 			return mark, total, err
@@ -178,7 +176,7 @@ func (s *store) indexChanges(ctx context.Context, newBatch func() *index.Batch, 
 	if readErr != nil {
 		return mark, total, readErr
 	}
-	if pending {
+	if seq != mark {
 		if err := b.Commit(seq); err != nil {
 			return mark, total, fmt.Errorf("commit: %w", err)
 		}

@@ -112,12 +112,12 @@ func (s *store) Close() error {
 const maxInMemoryBody = 8 << 20
 
 func (s *store) addDocument(b *index.Batch, rec *archive.Record) error {
-	body, size, cleanup, err := s.readerAt(rec)
+	p, err := s.prepareDocument(rec)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
-	return b.Add(documentOf(rec, body, size))
+	b.AddPrepared(p)
+	return nil
 }
 
 // readerAt makes the original of rec randomly readable.
