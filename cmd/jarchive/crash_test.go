@@ -112,19 +112,7 @@ func TestCrashRecovery(t *testing.T) {
 
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, testAccount{name: "journal", security: "starttls", caFile: srv.CAFile, user: srv.User, password: srv.Password, port: srv.IMAPPort})
-	logFile, err := os.Create(filepath.Join(dir, "serve.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "serve", "-config", cfg)
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
+	start, logPath := serveStarter(t, bin, cfg, dir)
 
 	interrupted := 0
 	for k := range kills {
@@ -169,7 +157,7 @@ func TestCrashRecovery(t *testing.T) {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			cmd.Wait()
-			log, _ := os.ReadFile(logFile.Name())
+			log, _ := os.ReadFile(logPath)
 			t.Fatalf("server still holds %d messages after 3 minutes; serve log:\n%s", srv.Count(t, srv.User), tail(string(log), 4000))
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -178,7 +166,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := cmd.Wait(); err != nil {
-		log, _ := os.ReadFile(logFile.Name())
+		log, _ := os.ReadFile(logPath)
 		t.Fatalf("serve after SIGTERM: %v\n%s", err, tail(string(log), 4000))
 	}
 
@@ -245,4 +233,25 @@ func checkEnvelope(t *testing.T, a *archive.Archive, id string, rcpts map[journa
 		t.Errorf("original %s: envelope lacks %s", id[:12], strings.Join(missing, ", "))
 	}
 	return rec
+}
+
+// serveStarter returns a function that starts "jarchive serve" with cfg,
+// its output appended to dir/serve.log (logPath), for tests that kill and
+// restart the daemon.
+func serveStarter(t *testing.T, bin, cfg, dir string) (start func() *exec.Cmd, logPath string) {
+	t.Helper()
+	logPath = filepath.Join(dir, "serve.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logFile.Close() })
+	return func() *exec.Cmd {
+		cmd := exec.Command(bin, "serve", "-config", cfg)
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}, logPath
 }

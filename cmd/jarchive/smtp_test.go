@@ -266,19 +266,7 @@ func TestSMTPKill(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	cfg := writeSMTPConfig(t, dir, port, "")
-	logFile, err := os.Create(filepath.Join(dir, "serve.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "serve", "-config", cfg)
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
+	start, logPath := serveStarter(t, bin, cfg, dir)
 	sendAll(t, pf, reps.reports)
 	rng := rand.New(rand.NewPCG(3, 4))
 	interrupted := 0
@@ -311,7 +299,7 @@ func TestSMTPKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := cmd.Wait(); err != nil {
-		b, _ := os.ReadFile(logFile.Name())
+		b, _ := os.ReadFile(logPath)
 		t.Fatalf("serve after SIGTERM: %v\n%s", err, tail(string(b), 3000))
 	}
 	if out, code := runCmd(t, "verify", "-read-data", "-config", cfg); code != 0 {
