@@ -276,9 +276,11 @@ func (f *Fetcher) Poll(ctx context.Context, acct *config.Account) (Result, error
 // spoolMemory is the size up to which a spool holds a message in memory; a
 // larger one goes to a temporary file. With the window of messages being
 // archived at once, it bounds the memory of the messages in flight
-// (defaultWindow x 1 MiB), while most mail never touches the disk twice: a
-// file created and removed per message cost as much as archiving it.
-const spoolMemory = 1 << 20
+// (defaultWindow x 256 KiB), while most mail (median ~10 KB) never touches
+// the disk twice: a file created and removed per message cost as much as
+// archiving it. Kept small, as a large message grows its buffer up to it
+// before it spills (pooled buffers do not survive a garbage collection).
+const spoolMemory = 256 << 10
 
 // spoolBufs are the memory of spools, reused.
 var spoolBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
