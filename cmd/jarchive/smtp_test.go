@@ -362,16 +362,23 @@ func TestSMTPDiskFull(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// Paused: every report Postfix gave up is in the archive.
+	// Paused: every report Postfix handed over (its log says status=sent,
+	// which it writes after jarchive's 250) is in the archive. The log is
+	// read before the archive is counted, so deliveries still going on
+	// can only make the archive count larger. (Adding up the archive and
+	// "postqueue -j" races Postfix: showq reads the queue directories one
+	// after another and misses a message that qmgr moves from deferred to
+	// active between the two reads.)
 	time.Sleep(time.Second)
-	queued := len(pf.Queue(t))
+	acked := strings.Count(pf.Log(), " status=sent ")
 	copies, _ := archivedCopies(t, cfg)
-	t.Logf("disk full: %d reports archived, %d queued in postfix, %d sent", copies, queued, len(reps.reports))
+	queued := len(pf.Queue(t))
+	t.Logf("disk full: %d reports acknowledged by jarchive, %d archived, %d queued in postfix, %d sent", acked, copies, queued, len(reps.reports))
 	if queued == 0 {
 		t.Fatalf("postfix's queue is empty although the archive is full")
 	}
-	if copies+queued < len(reps.reports) {
-		t.Fatalf("%d archived + %d queued < %d sent: acknowledged reports are missing", copies, queued, len(reps.reports))
+	if copies < acked {
+		t.Fatalf("%d archived < %d acknowledged: acknowledged reports are missing", copies, acked)
 	}
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
