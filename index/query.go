@@ -657,10 +657,12 @@ func wordsQuery(fields []string, value string, phrase, prefix bool) query.Query 
 func fieldWords(field, value string, phrase, prefix bool) query.Query {
 	an := fieldAnalyzer(field)
 	var terms []string
+	var tokens analysis.TokenStream
 	if an == analyzerIdent {
 		terms = identTerms(value)
 	} else {
-		for _, t := range analyzers()[an].Analyze([]byte(value)) {
+		tokens = analyzers()[an].Analyze([]byte(value))
+		for _, t := range tokens {
 			terms = append(terms, string(t.Term))
 		}
 	}
@@ -681,10 +683,7 @@ func fieldWords(field, value string, phrase, prefix bool) query.Query {
 	case len(terms) == 1:
 		return term(terms[0], prefix)
 	case an == analyzerText && !prefix:
-		q := query.NewMatchPhraseQuery(value)
-		q.SetField(field)
-		q.Analyzer = an
-		return q
+		return newPhraseQuery(field, value, tokens)
 	}
 	qs := make([]query.Query, len(terms))
 	for i, t := range terms {

@@ -182,7 +182,7 @@ func benchProfile(ctx context.Context, a *app, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() == 0 || fs.Arg(0) == "bench" {
+	if fs.NArg() == 0 || fs.Arg(0) == "bench" && fs.Arg(1) == "profile" {
 		return usageError("bench profile: want a command to run")
 	}
 	if *mem != "" {

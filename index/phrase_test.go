@@ -1,0 +1,98 @@
+package index
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/blevesearch/bleve/v2"
+)
+
+// TestPhraseSearcher checks phraseSearcher's hits against a table and its
+// hits and scores against bleve's phrase searcher (which a search asking
+// for explanations still uses), for phrases in one field and in all, sorted
+// by relevance and by date.
+func TestPhraseSearcher(t *testing.T) {
+	long := strings.Repeat("x", maxTextToken+1) // dropped by the analyzer: a gap
+	bodies := []string{
+		"the purchase order is attached",
+		"order purchase",
+		"purchase a order",
+		"purchase order purchase order, a purchase order again",
+		"purchase " + long + " order",
+		"Purchase-Order 4711 from Müller",
+		"nothing here but purchase and order",
+	}
+	ix := openTest(t)
+	b := ix.Batch()
+	for i, body := range bodies {
+		raw := fmt.Sprintf("From: anna@contoso.com\r\nTo: bob@contoso.com\r\nSubject: note %d\r\nDate: Mon, 2 Sep 2024 10:%02d:00 +0000\r\nMessage-ID: <%d@contoso.com>\r\n\r\n%s\r\n", i, i, i, body)
+		d := testDocument([]byte(raw))
+		d.ID = fmt.Sprintf("%064x", i)
+		if err := b.Add(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	g, release := ix.current()
+	defer release()
+	for _, tc := range []struct {
+		query string
+		want  []int // bodies, in any order
+	}{
+		{`"purchase order"`, []int{0, 3, 5}},
+		{`body:"purchase order"`, []int{0, 3, 5}},
+		{`"order purchase"`, []int{1, 3}},
+		{`"purchase a order"`, []int{2}},
+		{`"purchase order purchase order"`, []int{3}},
+		// The dropped word is a gap any word fills, as in bleve.
+		{`"purchase ` + long + ` order"`, []int{2, 4, 6}},
+		{`"purchase order 4711 from muller"`, []int{5}},
+		{`"order again"`, []int{3}},
+		{`"purchase order" -"order purchase"`, []int{0, 5}},
+		{`"purchase order" OR "nothing here"`, []int{0, 3, 5, 6}},
+		{`"order attached"`, nil},
+		{`subject:"note 3"`, []int{3}},
+		{`"note 4" "purchase order"`, nil},
+	} {
+		bq, err := parseQuery(tc.query, nil)
+		if err != nil {
+			t.Fatalf("parseQuery(%q) = %v", tc.query, err)
+		}
+		for _, explain := range []bool{false, true} {
+			req := bleve.NewSearchRequestOptions(bq, 100, 0, explain)
+			sr, err := g.idx.Search(req)
+			if err != nil {
+				t.Fatalf("%q (explain %v): %v", tc.query, explain, err)
+			}
+			var got []int
+			for _, h := range sr.Hits {
+				var n int
+				fmt.Sscanf(h.ID, "%x", &n)
+				got = append(got, n)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("%q (explain %v): got bodies %v; want %v", tc.query, explain, got, tc.want)
+			}
+		}
+		// The same scores as bleve's searcher (used with Explain).
+		fast, _ := g.idx.Search(bleve.NewSearchRequestOptions(bq, 100, 0, false))
+		slow, _ := g.idx.Search(bleve.NewSearchRequestOptions(bq, 100, 0, true))
+		for i := range min(len(fast.Hits), len(slow.Hits)) {
+			f, s := fast.Hits[i], slow.Hits[i]
+			if f.ID != s.ID || math.Abs(f.Score-s.Score) > 1e-9*s.Score {
+				t.Errorf("%q hit %d: got %s score %g; bleve's phrase searcher %s score %g", tc.query, i, f.ID[60:], f.Score, s.ID[60:], s.Score)
+			}
+		}
+		// Through Search, newest first: the same set.
+		res := searchAll(t, ix, tc.query)
+		if res.Total != uint64(len(tc.want)) {
+			t.Errorf("Search(%q): total %d; want %d", tc.query, res.Total, len(tc.want))
+		}
+	}
+}
