@@ -10,6 +10,7 @@ import (
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
+	"github.com/blevesearch/bleve/v2/search/scorer"
 	"github.com/blevesearch/bleve/v2/search/searcher"
 	bindex "github.com/blevesearch/bleve_index_api"
 )
@@ -54,54 +55,67 @@ func (q *phraseQuery) Searcher(ctx context.Context, r bindex.IndexReader, m mapp
 	if options.IncludeTermVectors || options.Explain {
 		return q.bleve().Searcher(ctx, r, m, options)
 	}
-	s := &phraseSearcher{}
-	termOptions := options
-	termOptions.IncludeTermVectors = true
+	docs, err := r.DocCount() // for the scores, as bleve's tf-idf term searcher
+	if err != nil {
+		return nil, err
+	}
+	scores := options.Score != "none"
+	s := &phraseSearcher{scores: scores}
 	for i, w := range q.words {
 		if w == "" {
 			continue
 		}
-		ts, err := searcher.NewTermSearcher(ctx, r, w, q.field, 1, termOptions)
+		if err := search.RecordTermSearcher(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+		tfr, err := r.TermFieldReader(ctx, []byte(w), q.field, scores, scores, true)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("phrase %q: %w", q.text, err)
 		}
-		s.terms = append(s.terms, ts)
-		s.offsets = append(s.offsets, uint64(i))
+		s.words = append(s.words, &phraseWord{
+			reader: tfr,
+			offset: uint64(i),
+			scorer: scorer.NewTermQueryScorer([]byte(w), q.field, 1, docs, tfr.Count(), 0, options),
+		})
 	}
-	switch len(s.terms) {
-	case 0:
+	if len(s.words) == 0 {
 		return searcher.NewMatchNoneSearcher(r)
-	case 1:
-		return s.terms[0], nil
 	}
-	s.cur = make([]*search.DocumentMatch, len(s.terms))
-	s.pos = make([][]phrasePos, len(s.terms))
+	s.pos = make([][]phrasePos, len(s.words))
 	// As bleve's phrase searcher (a conjunction of the words) does.
 	s.SetQueryNorm(1 / math.Sqrt(s.Weight()))
 	return s, nil
 }
 
-// phraseSearcher walks the messages holding every word of a phrase (a
-// conjunction of term searchers with term vectors) and returns those where
-// the words stand at consecutive positions (offsets) in one value of the
-// field. Its score is the conjunction's: the sum of the words' scores.
+// phraseSearcher walks the messages holding every word of a phrase (the
+// words' term field readers, with term vectors, in step) and returns those
+// where the words stand at consecutive positions in one value of the
+// field. Its score is that of bleve's phrase searcher: the sum of the
+// words' tf-idf scores.
 type phraseSearcher struct {
-	terms   []search.Searcher
-	offsets []uint64 // position of each word relative to the first's
-	// cur is each word's current message; nil for cur[0] after a match was
-	// handed out (next moves it on), or for all when a word has no more.
-	cur     []*search.DocumentMatch
+	words   []*phraseWord
+	scores  bool // compute scores (not a search with bleve.ScoreNone)
 	started bool
 	done    bool
 	target  bindex.IndexInternalID
 	pos     [][]phrasePos // scratch: each word's positions in the message
 }
 
+// phraseWord is one word of a phrase and its reader's current message.
+type phraseWord struct {
+	reader bindex.TermFieldReader
+	offset uint64 // position relative to the first word's
+	scorer *scorer.TermQueryScorer
+	doc    *bindex.TermFieldDoc // current: &tfd, or nil past the last
+	tfd    bindex.TermFieldDoc
+}
+
 // phrasePos is a position in a field value. Values of an array field are
 // told apart by their array position (array: 0 for none, else the index
 // + 1); nested arrays, which jarchive's documents have none of, take the
-// slow path in adjacent.
+// slow path, adjacentNested.
 type phrasePos struct {
 	array uint64
 	pos   uint64
@@ -120,14 +134,10 @@ func (s *phraseSearcher) Advance(ctx *search.SearchContext, id bindex.IndexInter
 	var err error
 	if !s.started {
 		s.started = true
-		for i, t := range s.terms {
-			if s.cur[i], err = t.Next(ctx); err != nil || s.cur[i] == nil {
-				return s.finish(ctx, err)
+		for _, w := range s.words {
+			if w.doc, err = w.reader.Next(w.tfd.Reset()); err != nil || w.doc == nil {
+				return s.finish(err)
 			}
-		}
-	} else if s.cur[0] == nil {
-		if s.cur[0], err = s.terms[0].Next(ctx); err != nil || s.cur[0] == nil {
-			return s.finish(ctx, err)
 		}
 	}
 	s.target = append(s.target[:0], id...)
@@ -135,89 +145,119 @@ func (s *phraseSearcher) Advance(ctx *search.SearchContext, id bindex.IndexInter
 		// Bring every word to the same message, the greatest of theirs.
 		for aligned := false; !aligned; {
 			aligned = true
-			for i, t := range s.terms {
-				c := s.cur[i].IndexInternalID.Compare(s.target)
+			for _, w := range s.words {
+				c := w.doc.ID.Compare(s.target)
 				if c < 0 {
 					// Only forward: scorch's Advance to a message at or
 					// before the current one starts the term over.
-					ctx.DocumentMatchPool.Put(s.cur[i])
-					if s.cur[i], err = t.Advance(ctx, s.target); err != nil || s.cur[i] == nil {
-						return s.finish(ctx, err)
+					if w.doc, err = w.reader.Advance(s.target, w.tfd.Reset()); err != nil || w.doc == nil {
+						return s.finish(err)
 					}
-					c = s.cur[i].IndexInternalID.Compare(s.target)
+					c = w.doc.ID.Compare(s.target)
 				}
 				if c > 0 {
-					s.target = append(s.target[:0], s.cur[i].IndexInternalID...)
+					s.target = append(s.target[:0], w.doc.ID...)
 					aligned = false
 				}
 			}
 		}
+		var rv *search.DocumentMatch
 		if s.adjacent() {
-			rv := s.cur[0]
-			for _, c := range s.cur[1:] {
-				rv.Score += c.Score
-			}
-			rv.FieldTermLocations = rv.FieldTermLocations[:0]
-			s.cur[0] = nil // the others are passed by the next alignment
-			return rv, nil
+			rv = s.match(ctx)
 		}
-		ctx.DocumentMatchPool.Put(s.cur[0])
-		if s.cur[0], err = s.terms[0].Next(ctx); err != nil || s.cur[0] == nil {
-			return s.finish(ctx, err)
+		// Move on (the other words follow at the next alignment).
+		w := s.words[0]
+		if w.doc, err = w.reader.Next(w.tfd.Reset()); err != nil || w.doc == nil {
+			s.finish(err)
+			if err != nil {
+				return nil, err
+			}
+		}
+		if rv != nil || s.done {
+			return rv, nil
 		}
 	}
 }
 
-// finish returns the current messages to the pool after the last match or
-// an error.
-func (s *phraseSearcher) finish(ctx *search.SearchContext, err error) (*search.DocumentMatch, error) {
-	s.done = true
-	for i, c := range s.cur {
-		if c != nil {
-			ctx.DocumentMatchPool.Put(c)
-			s.cur[i] = nil
+// match is the current message as a hit.
+func (s *phraseSearcher) match(ctx *search.SearchContext) *search.DocumentMatch {
+	rv := ctx.DocumentMatchPool.Get()
+	rv.IndexInternalID = bindex.NewIndexInternalIDFrom(rv.IndexInternalID, s.target)
+	if s.scores {
+		for _, w := range s.words {
+			d := *w.doc
+			d.Vectors = nil // the score only, without copying the locations
+			m := w.scorer.Score(ctx, &d)
+			rv.Score += m.Score
+			ctx.DocumentMatchPool.Put(m)
 		}
 	}
+	return rv
+}
+
+// finish ends the search after the last match or an error.
+func (s *phraseSearcher) finish(err error) (*search.DocumentMatch, error) {
+	s.done = true
 	return nil, err
 }
 
-// adjacent reports whether the words of the current message (every cur at
-// the same message) stand one after another somewhere in it.
+// adjacent reports whether the words of the current message (every word
+// at the same message) stand one after another somewhere in it: the
+// positions of the first word that the second follows, then of those the
+// ones the third follows, and so on.
 func (s *phraseSearcher) adjacent() bool {
-	for i, c := range s.cur {
-		p := s.pos[i][:0]
-		sorted := true
-		for _, l := range c.FieldTermLocations {
-			var a uint64
-			switch len(l.Location.ArrayPositions) {
-			case 0:
-			case 1:
-				a = l.Location.ArrayPositions[0] + 1
-			default:
-				return s.adjacentNested()
-			}
-			np := phrasePos{a, l.Location.Pos}
-			if len(p) > 0 && comparePos(p[len(p)-1], np) > 0 {
-				sorted = false
-			}
-			p = append(p, np)
-		}
-		if !sorted {
-			slices.SortFunc(p, comparePos)
-		}
-		s.pos[i] = p
+	w0 := s.words[0]
+	first := s.positions(0)
+	if first == nil {
+		return s.adjacentNested()
 	}
-next:
-	for _, p0 := range s.pos[0] {
-		for i := 1; i < len(s.pos); i++ {
-			want := phrasePos{p0.array, p0.pos + s.offsets[i]}
-			if _, ok := slices.BinarySearchFunc(s.pos[i], want, comparePos); !ok {
-				continue next
+	for i := 1; i < len(s.words) && len(first) > 0; i++ {
+		next := s.positions(i)
+		if next == nil {
+			return s.adjacentNested()
+		}
+		off := s.words[i].offset - w0.offset
+		// Both sorted: keep the starts whose word i is there.
+		kept, j := first[:0], 0
+		for _, p := range first {
+			want := phrasePos{p.array, p.pos + off}
+			for j < len(next) && comparePos(next[j], want) < 0 {
+				j++
+			}
+			if j < len(next) && next[j] == want {
+				kept = append(kept, p)
 			}
 		}
-		return true
+		first = kept
 	}
-	return false
+	return len(first) > 0
+}
+
+// positions are the sorted positions of word i in the current message; nil
+// when it has nested array positions (or none, which a hit has not).
+func (s *phraseSearcher) positions(i int) []phrasePos {
+	p := s.pos[i][:0]
+	sorted := true
+	for _, v := range s.words[i].doc.Vectors {
+		var a uint64
+		switch len(v.ArrayPositions) {
+		case 0:
+		case 1:
+			a = v.ArrayPositions[0] + 1
+		default:
+			return nil
+		}
+		np := phrasePos{a, v.Pos}
+		if len(p) > 0 && comparePos(p[len(p)-1], np) > 0 {
+			sorted = false
+		}
+		p = append(p, np)
+	}
+	if !sorted {
+		slices.SortFunc(p, comparePos)
+	}
+	s.pos[i] = p
+	return p
 }
 
 func comparePos(a, b phrasePos) int {
@@ -239,12 +279,13 @@ func comparePos(a, b phrasePos) int {
 // adjacentNested is adjacent for locations with nested array positions,
 // by comparing every location of the first word with every other's.
 func (s *phraseSearcher) adjacentNested() bool {
+	w0 := s.words[0]
 next:
-	for _, l0 := range s.cur[0].FieldTermLocations {
-		for i := 1; i < len(s.cur); i++ {
+	for _, v0 := range w0.doc.Vectors {
+		for _, w := range s.words[1:] {
 			found := false
-			for _, l := range s.cur[i].FieldTermLocations {
-				if l.Location.Pos == l0.Location.Pos+s.offsets[i] && slices.Equal(l.Location.ArrayPositions, l0.Location.ArrayPositions) {
+			for _, v := range w.doc.Vectors {
+				if v.Pos == v0.Pos+w.offset-w0.offset && slices.Equal(v.ArrayPositions, v0.ArrayPositions) {
 					found = true
 					break
 				}
@@ -260,8 +301,8 @@ next:
 
 func (s *phraseSearcher) Close() error {
 	var first error
-	for _, t := range s.terms {
-		if err := t.Close(); err != nil && first == nil {
+	for _, w := range s.words {
+		if err := w.reader.Close(); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -269,24 +310,24 @@ func (s *phraseSearcher) Close() error {
 }
 
 func (s *phraseSearcher) Weight() float64 {
-	var w float64
-	for _, t := range s.terms {
-		w += t.Weight()
+	var sum float64
+	for _, w := range s.words {
+		sum += w.scorer.Weight()
 	}
-	return w
+	return sum
 }
 
 func (s *phraseSearcher) SetQueryNorm(norm float64) {
-	for _, t := range s.terms {
-		t.SetQueryNorm(norm)
+	for _, w := range s.words {
+		w.scorer.SetQueryNorm(norm)
 	}
 }
 
 // Count is an upper bound: the rarest word's count.
 func (s *phraseSearcher) Count() uint64 {
 	n := uint64(math.MaxUint64)
-	for _, t := range s.terms {
-		n = min(n, t.Count())
+	for _, w := range s.words {
+		n = min(n, w.reader.Count())
 	}
 	return n
 }
@@ -295,16 +336,11 @@ func (s *phraseSearcher) Min() int { return 0 }
 
 func (s *phraseSearcher) Size() int {
 	n := 64
-	for _, t := range s.terms {
-		n += t.Size()
+	for _, w := range s.words {
+		n += w.reader.Size() + w.scorer.Size()
 	}
 	return n
 }
 
-func (s *phraseSearcher) DocumentMatchPoolSize() int {
-	n := 1
-	for _, t := range s.terms {
-		n += t.DocumentMatchPoolSize()
-	}
-	return n
-}
+// DocumentMatchPoolSize: the hit returned and one for a word's score.
+func (s *phraseSearcher) DocumentMatchPoolSize() int { return 2 }

@@ -194,6 +194,9 @@ func searchByDate(ctx context.Context, idx bleve.Index, bq query.Query, size int
 		return nil, 0, err
 	}
 	total := cr.Total
+	if total == 0 {
+		return nil, 0, nil
+	}
 	if total <= byDateDirect {
 		sr, err := sorted(bq, size)
 		if err != nil {

@@ -134,28 +134,43 @@ func prefixAll(dir string, names []string) []string {
 // benchSearch times a query in this process, on a warm index: the median of
 // several runs of index.Search (without reading the hits' records).
 func benchSearch(ctx context.Context, a *app, args []string) error {
-	const synopsis = "search [-config FILE] [-n RUNS] [-limit N] QUERY"
+	const synopsis = "search [-config FILE] [-n RUNS] [-limit N] [-page N] [-sort date|relevance] QUERY"
 	fs := newFlags(a, "bench", synopsis)
 	cfgPath := fs.String("config", "", "configuration `file`")
 	runs := fs.Int("n", 50, "timed `runs` (after one untimed run)")
 	limit := fs.Int("limit", index.DefaultLimit, "hits per page, as for search")
+	page := fs.Int("page", 1, "time this `page` (reached with the cursors of the pages before it)")
+	sortBy := fs.String("sort", "date", "`order`: date (newest first) or relevance")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() == 0 || *runs < 1 {
+	if fs.NArg() == 0 || *runs < 1 || *page < 1 {
 		fs.Usage()
-		return usageError("bench search: want a query and -n of at least 1")
+		return usageError("bench search: want a query, -n and -page of at least 1")
+	}
+	sort, err := parseSort(*sortBy)
+	if err != nil {
+		return err
 	}
 	st, closeStore, err := loadStore(a, *cfgPath)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	q := index.Query{Text: strings.Join(fs.Args(), " "), Limit: *limit, Location: st.location(), Sort: index.SortDate,
+	q := index.Query{Text: strings.Join(fs.Args(), " "), Limit: *limit, Location: st.location(), Sort: sort,
 		Scope: index.Scope{All: true}}
 	res, err := st.idx.Search(ctx, q)
 	if err != nil {
 		return fmt.Errorf("bench search: %w", err)
+	}
+	for p := 1; p < *page; p++ {
+		if res.Next == "" {
+			return fmt.Errorf("bench search: %d hits make only %d pages of %d", res.Total, p, *limit)
+		}
+		q.After = res.Next
+		if res, err = st.idx.Search(ctx, q); err != nil {
+			return fmt.Errorf("bench search: %w", err)
+		}
 	}
 	times := make([]time.Duration, 0, *runs)
 	for range *runs {

@@ -68,13 +68,8 @@ func searchCommand(ctx context.Context, a *app, st *store, args []string) error 
 		Location: st.location(),
 		Scope:    scope,
 	}
-	switch *sortBy {
-	case "date":
-		q.Sort = index.SortDate
-	case "relevance":
-		q.Sort = index.SortRelevance
-	default:
-		return usageError("search: -sort %q is not one of date, relevance", *sortBy)
+	if q.Sort, err = parseSort(*sortBy); err != nil {
+		return err
 	}
 	if *limit < 1 || *limit > index.MaxLimit {
 		return usageError("search: -limit %d is not between 1 and %d", *limit, index.MaxLimit)
@@ -131,4 +126,15 @@ func searchCommand(ctx context.Context, a *app, st *store, args []string) error 
 // oneLine keeps a header value on one line for tabular output.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// parseSort is the -sort flag of search and bench search.
+func parseSort(v string) (index.Sort, error) {
+	switch v {
+	case "date":
+		return index.SortDate, nil
+	case "relevance":
+		return index.SortRelevance, nil
+	}
+	return 0, usageError("-sort %q is not one of date, relevance", v)
 }
