@@ -296,6 +296,7 @@ func (a *Archive) verifyRecords(ctx context.Context, rep *VerifyReport, opts Ver
 		})
 	}
 	var buf []byte // the JSON of a compressed record
+	var chunk []blobJob
 	err := a.eachRecordChunk(ctx, func(tx *bolt.Tx, k, v []byte) error {
 		id := hex.EncodeToString(k)
 		rep.Records++
@@ -318,11 +319,19 @@ func (a *Archive) verifyRecords(ctx context.Context, rep *VerifyReport, opts Ver
 		}
 		a.checkRecordLog(tx, rep, rec, js)
 		a.checkLinks(tx, rep, rec)
-		select {
-		case jobs <- blobJob{id: id, size: rec.Size, stored: rec.StoredSize}:
-		case <-ctx.Done():
-			return ctx.Err()
+		chunk = append(chunk, blobJob{id: id, size: rec.Size, stored: rec.StoredSize})
+		return nil
+	}, func() error {
+		// Outside the read transaction: the workers' own reads wait
+		// behind a writer that waits for it to end (bbolt's remap).
+		for _, j := range chunk {
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
+		chunk = chunk[:0]
 		return nil
 	})
 	close(jobs)
@@ -333,8 +342,11 @@ func (a *Archive) verifyRecords(ctx context.Context, rep *VerifyReport, opts Ver
 	return ctx.Err()
 }
 
-// eachRecordChunk calls fn for every record, a chunk per read transaction.
-func (a *Archive) eachRecordChunk(ctx context.Context, fn func(tx *bolt.Tx, k, v []byte) error) error {
+// eachRecordChunk calls fn for every record, a chunk per read transaction,
+// and done after each chunk's transaction has ended. Nothing in fn may wait
+// for another transaction: a writer that has to grow the database's mmap
+// waits for the read transaction, and new ones wait behind it.
+func (a *Archive) eachRecordChunk(ctx context.Context, fn func(tx *bolt.Tx, k, v []byte) error, done func() error) error {
 	var after []byte
 	for {
 		if err := ctx.Err(); err != nil {
@@ -362,6 +374,9 @@ func (a *Archive) eachRecordChunk(ctx context.Context, fn func(tx *bolt.Tx, k, v
 			return nil
 		})
 		if err != nil {
+			return err
+		}
+		if err := done(); err != nil {
 			return err
 		}
 		if n < verifyChunk {
