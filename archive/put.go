@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -296,15 +297,19 @@ func syncFile(name string) error {
 }
 
 // encoders are shared by all archives of the process: an encoder costs
-// a few MiB of tables to make.
-var encoders sync.Pool
+// a few MiB of tables to make. A free list, not a sync.Pool: a pool is
+// emptied by the garbage collector, and an import made a new encoder
+// about every other collection (0.5 GB of tables over 20,000 messages).
+var encoders = make(chan *zstd.Encoder, max(runtime.GOMAXPROCS(0), 2))
 
 // encoder waits for a compression slot, since compression is CPU-bound
 // and more at once would not be faster, and returns an encoder.
 func (a *Archive) encoder() (*zstd.Encoder, error) {
 	a.compressors <- struct{}{}
-	if e, ok := encoders.Get().(*zstd.Encoder); ok {
+	select {
+	case e := <-encoders:
 		return e, nil
+	default:
 	}
 	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
 	if err != nil {
@@ -316,6 +321,9 @@ func (a *Archive) encoder() (*zstd.Encoder, error) {
 
 func (a *Archive) releaseEncoder(e *zstd.Encoder) {
 	e.Reset(nil)
-	encoders.Put(e)
+	select {
+	case encoders <- e:
+	default: // more archives than slots: let it go
+	}
 	<-a.compressors
 }

@@ -125,11 +125,19 @@ func (x *extractor) attachment(h *textproto.Header, body io.Reader, mt, name str
 		x.readErr(stripHTML(&x.att, io.LimitReader(r, maxAttInput)))
 		return
 	}
-	data, err := io.ReadAll(io.LimitReader(r, maxAttInput+1))
-	if err != nil {
+	buf := attachmentBufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledAttachment {
+			buf.Reset()
+			attachmentBufs.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(io.LimitReader(r, maxAttInput+1)); err != nil {
 		x.fail(fmt.Errorf("attachment %q: %w", name, err))
 		return
 	}
+	data := buf.Bytes()
+	var err error
 	if len(data) > maxAttInput {
 		return // too large to look into; its name is indexed
 	}
@@ -147,6 +155,13 @@ func (x *extractor) attachment(h *textproto.Header, body io.Reader, mt, name str
 		x.fail(fmt.Errorf("attachment %q: %w", name, err))
 	}
 }
+
+// attachmentBufs hold PDF and office attachments while their text is
+// extracted (they were an eighth of the bytes an import allocated); a
+// buffer grown beyond maxPooledAttachment is left to the collector.
+var attachmentBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledAttachment = 4 << 20
 
 func paramsOf(h *textproto.Header) map[string]string {
 	_, p := mediaType(h.Get("Content-Type"))

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"html"
 	"io"
+	"sync"
 )
 
 // stripHTML writes the text of an HTML document to s: tags, comments and the
@@ -12,7 +13,12 @@ import (
 // machine, not an HTML parser: it only has to find words, and it must survive
 // anything. It returns errTextFull when s is full.
 func stripHTML(s *textSink, r io.Reader) error {
-	br := bufio.NewReaderSize(r, 32<<10)
+	br := htmlReaders.Get().(*bufio.Reader)
+	br.Reset(r)
+	defer func() {
+		br.Reset(nil)
+		htmlReaders.Put(br)
+	}()
 	h := htmlStripper{s: s}
 	for {
 		c, err := br.ReadByte()
@@ -27,6 +33,10 @@ func stripHTML(s *textSink, r io.Reader) error {
 		}
 	}
 }
+
+// htmlReaders buffer stripHTML's input (a new 32 KiB buffer for each HTML
+// part was 2% of what an import allocated).
+var htmlReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
 
 const (
 	htmlText     = iota
