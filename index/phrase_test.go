@@ -3,6 +3,7 @@ package index
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -97,5 +98,71 @@ func TestPhraseSearcher(t *testing.T) {
 		if res.Total != uint64(len(tc.want)) {
 			t.Errorf("Search(%q): total %d; want %d", tc.query, res.Total, len(tc.want))
 		}
+	}
+}
+
+// TestPhraseSearcherRandom compares phraseSearcher with bleve's phrase
+// searcher on messages and phrases drawn from a vocabulary of five words,
+// so that words repeat within messages and phrases match in many ways.
+func TestPhraseSearcherRandom(t *testing.T) {
+	vocab := []string{"alpha", "beta", "gamma", "delta", "eps"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	words := func(n int) string {
+		ws := make([]string, n)
+		for i := range ws {
+			ws[i] = vocab[rng.IntN(len(vocab))]
+		}
+		return strings.Join(ws, " ")
+	}
+	ix := openTest(t)
+	b := ix.Batch()
+	for i := range 300 {
+		raw := fmt.Sprintf("From: a@contoso.com\r\nSubject: %s\r\nMessage-ID: <%d@contoso.com>\r\n\r\n%s\r\n", words(1+rng.IntN(4)), i, words(2+rng.IntN(40)))
+		d := testDocument([]byte(raw))
+		d.ID = fmt.Sprintf("%064x", i)
+		if err := b.Add(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	g, release := ix.current()
+	defer release()
+	matched := 0
+	for range 200 {
+		text := `"` + words(2+rng.IntN(3)) + `"`
+		if rng.IntN(3) == 0 {
+			text = "body:" + text
+		}
+		bq, err := parseQuery(text, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast, err := g.idx.Search(bleve.NewSearchRequestOptions(bq, 300, 0, false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow, err := g.idx.Search(bleve.NewSearchRequestOptions(bq, 300, 0, true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fast.Total != slow.Total {
+			t.Errorf("%s: %d hits; bleve's phrase searcher %d", text, fast.Total, slow.Total)
+			continue
+		}
+		if slow.Total > 0 {
+			matched++
+		}
+		for i := range fast.Hits {
+			f, s := fast.Hits[i], slow.Hits[i]
+			if f.ID != s.ID || math.Abs(f.Score-s.Score) > 1e-9*s.Score {
+				t.Errorf("%s hit %d: got %s score %g; bleve's %s score %g", text, i, f.ID[60:], f.Score, s.ID[60:], s.Score)
+				break
+			}
+		}
+	}
+	if matched < 100 {
+		t.Errorf("only %d of 200 phrases matched anything; the test needs more", matched)
 	}
 }

@@ -20,9 +20,9 @@ import (
 // The bench command: the tools of bench/run.sh (see README, Benchmark).
 //
 //	jarchive bench gen -n N [-seed S] [-journal] [-dup PCT] [-users N] [-chunk N] [-mbox=false] -o DIR
-//	jarchive bench search [-config FILE] [-n RUNS] [-limit N] QUERY
+//	jarchive bench search [-config FILE] [-n RUNS] [-limit N] [-page N] [-sort date|relevance] QUERY
 //	jarchive bench profile [-cpu FILE] [-mem FILE] -- COMMAND [ARGS]
-const benchSynopsis = "gen -n N [-seed S] [-journal] [-dup PCT] -o DIR | search [-config FILE] [-n RUNS] QUERY | profile [-cpu FILE] [-mem FILE] -- COMMAND [ARGS]"
+const benchSynopsis = "gen -n N [-seed S] [-journal] [-dup PCT] -o DIR | search [-config FILE] [-n RUNS] [-page N] [-sort date|relevance] QUERY | profile [-cpu FILE] [-mem FILE] -- COMMAND [ARGS]"
 
 func runBench(ctx context.Context, a *app, args []string) error {
 	if len(args) == 0 {
