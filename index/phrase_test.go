@@ -26,19 +26,11 @@ func TestPhraseSearcher(t *testing.T) {
 		"Purchase-Order 4711 from Müller",
 		"nothing here but purchase and order",
 	}
-	ix := openTest(t)
-	b := ix.Batch()
+	raws := make([]string, len(bodies))
 	for i, body := range bodies {
-		raw := fmt.Sprintf("From: anna@contoso.com\r\nTo: bob@contoso.com\r\nSubject: note %d\r\nDate: Mon, 2 Sep 2024 10:%02d:00 +0000\r\nMessage-ID: <%d@contoso.com>\r\n\r\n%s\r\n", i, i, i, body)
-		d := testDocument([]byte(raw))
-		d.ID = fmt.Sprintf("%064x", i)
-		if err := b.Add(d); err != nil {
-			t.Fatal(err)
-		}
+		raws[i] = fmt.Sprintf("From: anna@contoso.com\r\nTo: bob@contoso.com\r\nSubject: note %d\r\nDate: Mon, 2 Sep 2024 10:%02d:00 +0000\r\nMessage-ID: <%d@contoso.com>\r\n\r\n%s\r\n", i, i, i, body)
 	}
-	if err := b.Commit(1); err != nil {
-		t.Fatal(err)
-	}
+	ix := indexNumbered(t, raws)
 	g, release := ix.current()
 	defer release()
 	for _, tc := range []struct {
@@ -114,19 +106,11 @@ func TestPhraseSearcherRandom(t *testing.T) {
 		}
 		return strings.Join(ws, " ")
 	}
-	ix := openTest(t)
-	b := ix.Batch()
-	for i := range 300 {
-		raw := fmt.Sprintf("From: a@contoso.com\r\nSubject: %s\r\nMessage-ID: <%d@contoso.com>\r\n\r\n%s\r\n", words(1+rng.IntN(4)), i, words(2+rng.IntN(40)))
-		d := testDocument([]byte(raw))
-		d.ID = fmt.Sprintf("%064x", i)
-		if err := b.Add(d); err != nil {
-			t.Fatal(err)
-		}
+	raws := make([]string, 300)
+	for i := range raws {
+		raws[i] = fmt.Sprintf("From: a@contoso.com\r\nSubject: %s\r\nMessage-ID: <%d@contoso.com>\r\n\r\n%s\r\n", words(1+rng.IntN(4)), i, words(2+rng.IntN(40)))
 	}
-	if err := b.Commit(1); err != nil {
-		t.Fatal(err)
-	}
+	ix := indexNumbered(t, raws)
 	g, release := ix.current()
 	defer release()
 	matched := 0
@@ -165,4 +149,22 @@ func TestPhraseSearcherRandom(t *testing.T) {
 	if matched < 100 {
 		t.Errorf("only %d of 200 phrases matched anything; the test needs more", matched)
 	}
+}
+
+// indexNumbered indexes the messages raws, each with its number in raws as
+// its ID (in hex, 64 digits).
+func indexNumbered(t *testing.T, raws []string) *Index {
+	ix := openTest(t)
+	b := ix.Batch()
+	for i, raw := range raws {
+		d := testDocument([]byte(raw))
+		d.ID = fmt.Sprintf("%064x", i)
+		if err := b.Add(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	return ix
 }
