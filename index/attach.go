@@ -210,11 +210,22 @@ func pdfText(ctx context.Context, data []byte, w *textSink) error {
 		}
 		return err
 	}
+	waited := false
+	defer func() {
+		if !waited {
+			// readFrom panicked (safeExtract recovers it): stop the
+			// process and the copier of its input, which reads data,
+			// before the caller's buffer goes back to its pool.
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
 	rerr := w.readFrom(out)
 	if rerr != nil {
 		cmd.Process.Kill() // full, or a read error: no more output wanted
 	}
 	werr := cmd.Wait()
+	waited = true
 	switch {
 	case ctx.Err() != nil:
 		return errAttTimeout

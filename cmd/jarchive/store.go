@@ -128,13 +128,25 @@ func (s *store) readerAt(rec *archive.Record) (io.ReaderAt, int64, func(), error
 	}
 	defer rc.Close()
 	if rec.Size <= maxInMemoryBody {
-		buf, class := messageBuf(int(rec.Size) + 1)
-		n, err := io.ReadFull(rc, (*buf)[:rec.Size+1])
-		if err != nil && err != io.ErrUnexpectedEOF {
-			messageBufs[class].Put(buf)
-			return nil, 0, nil, fmt.Errorf("message %s: %w", rec.ID, err)
+		// Up to one byte more than the record says, as io.ReadAll of
+		// io.LimitReader did: a blob longer than its record is indexed
+		// whole, and any error but the end of the blob (a truncated zstd
+		// frame reads as io.ErrUnexpectedEOF) fails.
+		buf, class := messageBuf(int(max(rec.Size, 0)) + 1)
+		b := (*buf)[:max(rec.Size, 0)+1]
+		n := 0
+		for n < len(b) {
+			m, err := rc.Read(b[n:])
+			n += m
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				messageBufs[class].Put(buf)
+				return nil, 0, nil, fmt.Errorf("message %s: %w", rec.ID, err)
+			}
 		}
-		return bytes.NewReader((*buf)[:n]), int64(n), func() { messageBufs[class].Put(buf) }, nil
+		return bytes.NewReader(b[:n]), int64(n), func() { messageBufs[class].Put(buf) }, nil
 	}
 	f, err := os.CreateTemp("", "jarchive-index-")
 	if err != nil {
