@@ -144,9 +144,9 @@ func benchSearch(ctx context.Context, a *app, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() == 0 || *runs < 1 || *page < 1 {
+	if fs.NArg() == 0 || *runs < 1 || *page < 1 || *limit < 1 || *limit > index.MaxLimit {
 		fs.Usage()
-		return usageError("bench search: want a query, -n and -page of at least 1")
+		return usageError("bench search: want a query, -n and -page of at least 1, -limit between 1 and %d", index.MaxLimit)
 	}
 	sort, err := parseSort(*sortBy)
 	if err != nil {
