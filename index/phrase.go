@@ -61,6 +61,9 @@ func (q *phraseQuery) Searcher(ctx context.Context, r bindex.IndexReader, m mapp
 	}
 	scores := options.Score != "none"
 	s := &phraseSearcher{scores: scores}
+	if r, ok := ctx.Value(countRangeKey{}).([2]uint64); ok {
+		s.from, s.limit = r[0], r[1]
+	}
 	for i, w := range q.words {
 		if w == "" {
 			continue
@@ -96,7 +99,9 @@ func (q *phraseQuery) Searcher(ctx context.Context, r bindex.IndexReader, m mapp
 // words' tf-idf scores.
 type phraseSearcher struct {
 	words   []*phraseWord
-	scores  bool // compute scores (not a search with bleve.ScoreNone)
+	scores  bool   // compute scores (not a search with bleve.ScoreNone)
+	from    uint64 // document number to start at (countRange)
+	limit   uint64 // document number to stop at (countRange); 0: none
 	started bool
 	done    bool
 	target  bindex.IndexInternalID
@@ -141,6 +146,9 @@ func (s *phraseSearcher) Advance(ctx *search.SearchContext, id bindex.IndexInter
 		}
 	}
 	s.target = append(s.target[:0], id...)
+	if s.from != 0 && (len(id) == 0 || id.Value() < s.from) {
+		s.target = bindex.NewIndexInternalID(s.target[:0], s.from)
+	}
 	for {
 		// Bring every word to the same message, the greatest of theirs.
 		for aligned := false; !aligned; {
@@ -160,6 +168,9 @@ func (s *phraseSearcher) Advance(ctx *search.SearchContext, id bindex.IndexInter
 					aligned = false
 				}
 			}
+		}
+		if s.limit != 0 && s.target.Value() >= s.limit {
+			return s.finish(nil)
 		}
 		var rv *search.DocumentMatch
 		if s.adjacent() {

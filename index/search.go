@@ -187,13 +187,10 @@ func searchByDate(ctx context.Context, idx bleve.Index, bq query.Query, size int
 		req.SearchAfter = after
 		return idx.SearchInContext(ctx, req)
 	}
-	count := bleve.NewSearchRequestOptions(bq, 0, 0, false)
-	count.Score = bleve.ScoreNone
-	cr, err := idx.SearchInContext(ctx, count)
+	total, err := countHits(ctx, idx, bq)
 	if err != nil {
 		return nil, 0, err
 	}
-	total := cr.Total
 	if total == 0 {
 		return nil, 0, nil
 	}
