@@ -109,16 +109,8 @@ func decodeEntry(v []byte) (prev [32]byte, e *entry, err error) {
 		return prev, nil, errors.New("entry too short")
 	}
 	copy(prev[:], v[:32])
-	buf := recordBufs.Get().(*[]byte)
-	js, err := recordJSON(v[32:], buf)
 	e = &entry{}
-	if err == nil {
-		err = json.Unmarshal(js, e) // copies out of js (Data too)
-	}
-	if cap(*buf) <= 1<<20 {
-		recordBufs.Put(buf)
-	}
-	if err != nil {
+	if err := decodeValue(v[32:], e); err != nil { // copies out (Data too)
 		return prev, nil, err
 	}
 	return prev, e, nil

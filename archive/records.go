@@ -69,20 +69,27 @@ func marshalRecord(rec *Record) (v []byte, digest [32]byte, err error) {
 
 // unmarshalRecord decodes the stored value v of the record with key k.
 func unmarshalRecord(k, v []byte) (*Record, error) {
-	buf := recordBufs.Get().(*[]byte)
-	js, err := recordJSON(v, buf)
 	rec := &Record{}
-	if err == nil {
-		err = json.Unmarshal(js, rec) // copies every string out of js
-	}
-	if cap(*buf) <= 1<<20 {
-		recordBufs.Put(buf)
-	}
-	if err != nil {
+	if err := decodeValue(v, rec); err != nil {
 		return nil, fmt.Errorf("message %x: record: %w", k, err)
 	}
 	rec.ID = hex.EncodeToString(k)
 	return rec, nil
+}
+
+// decodeValue unmarshals the JSON of a value stored by packJSON (a record,
+// or a log entry after its hash) into x, decompressing into a pooled
+// buffer.
+func decodeValue(v []byte, x any) error {
+	buf := recordBufs.Get().(*[]byte)
+	js, err := recordJSON(v, buf)
+	if err == nil {
+		err = json.Unmarshal(js, x) // copies every string out of js
+	}
+	if cap(*buf) <= 1<<20 {
+		recordBufs.Put(buf)
+	}
+	return err
 }
 
 // recordJSON returns the JSON of the stored record value v: v itself, or v

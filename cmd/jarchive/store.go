@@ -132,8 +132,9 @@ func (s *store) readerAt(rec *archive.Record) (io.ReaderAt, int64, func(), error
 		// io.LimitReader did: a blob longer than its record is indexed
 		// whole, and any error but the end of the blob (a truncated zstd
 		// frame reads as io.ErrUnexpectedEOF) fails.
-		buf, class := messageBuf(int(max(rec.Size, 0)) + 1)
-		b := (*buf)[:max(rec.Size, 0)+1]
+		want := int(max(rec.Size, 0)) + 1
+		buf, class := messageBuf(want)
+		b := (*buf)[:want]
 		n := 0
 		for n < len(b) {
 			m, err := rc.Read(b[n:])
