@@ -28,14 +28,19 @@ var (
 // segment) on separate cores, all on one snapshot: counting a phrase of
 // common words in 200,000 messages compares the word positions of every
 // message holding them, tens of milliseconds on one core.
-func countHits(ctx context.Context, idx bleve.Index, q query.Query) (uint64, error) {
+//
+// When q matches at most keep documents, countHits also returns them, with
+// their order keys, in no particular order: a search with few hits needs
+// nothing more, and walking them all again in a sorted search would double
+// its cost.
+func countHits(ctx context.Context, idx bleve.Index, q query.Query, keep int) (uint64, []keptHit, error) {
 	ai, err := idx.Advanced()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	r, err := ai.Reader()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer r.Close()
 	var docs uint64 // document numbers, deleted ones included
@@ -55,6 +60,7 @@ func countHits(ctx context.Context, idx bleve.Index, q query.Query) (uint64, err
 		}
 	}
 	counts := make([]uint64, parts)
+	nums := make([][]uint64, parts)
 	errs := make([]error, parts)
 	var wg sync.WaitGroup
 	for p := range parts {
@@ -62,29 +68,61 @@ func countHits(ctx context.Context, idx bleve.Index, q query.Query) (uint64, err
 		if p == parts-1 {
 			hi = ^uint64(0)
 		}
-		wg.Go(func() { counts[p], errs[p] = countRange(ctx, r, idx.Mapping(), q, lo, hi) })
+		wg.Go(func() { counts[p], nums[p], errs[p] = countRange(ctx, r, idx.Mapping(), q, lo, hi, keep) })
 	}
 	wg.Wait()
 	var total uint64
 	for p := range parts {
 		if errs[p] != nil {
-			return 0, errs[p]
+			return 0, nil, errs[p]
 		}
 		total += counts[p]
 	}
-	return total, nil
+	if total == 0 || total > uint64(keep) {
+		return total, nil, nil
+	}
+	kept, err := keptHits(r, slices.Concat(nums...))
+	return total, kept, err
+}
+
+// keptHit is a hit that countHits kept: its id and order key (the value of
+// fieldOrder, "" when it has none).
+type keptHit struct {
+	id    string
+	order string
+}
+
+// keptHits reads the ids and order keys of the documents numbered nums.
+func keptHits(r bindex.IndexReader, nums []uint64) ([]keptHit, error) {
+	dvr, err := r.DocValueReader([]string{fieldOrder})
+	if err != nil {
+		return nil, err
+	}
+	kept := make([]keptHit, len(nums))
+	var iid bindex.IndexInternalID
+	for i, n := range nums {
+		iid = bindex.NewIndexInternalID(iid, n)
+		if kept[i].id, err = r.ExternalID(iid); err != nil {
+			return nil, err
+		}
+		err := dvr.VisitDocValues(iid, func(_ string, term []byte) { kept[i].order = string(term) })
+		if err != nil {
+			return nil, err
+		}
+	}
+	return kept, nil
 }
 
 // countRange counts the documents numbered lo up to hi (excluded) that q
-// matches.
-func countRange(ctx context.Context, r bindex.IndexReader, m mapping.IndexMapping, q query.Query, lo, hi uint64) (uint64, error) {
+// matches, and returns their numbers while there are at most keep.
+func countRange(ctx context.Context, r bindex.IndexReader, m mapping.IndexMapping, q query.Query, lo, hi uint64, keep int) (uint64, []uint64, error) {
 	// The phrase searchers keep to lo..hi themselves: the walk below
 	// stops only at a hit, and bleve's conjunctions and disjunctions
 	// start their parts with Next, not Advance; comparing positions
 	// outside the range is another part's work.
 	s, err := q.Searcher(context.WithValue(ctx, countRangeKey{}, [2]uint64{lo, hi}), r, m, search.SearcherOptions{Score: "none"})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer s.Close()
 	sctx := &search.SearchContext{DocumentMatchPool: search.NewDocumentMatchPool(s.DocumentMatchPoolSize()+1, 0), IndexReader: r}
@@ -95,17 +133,25 @@ func countRange(ctx context.Context, r bindex.IndexReader, m mapping.IndexMappin
 		dm, err = s.Advance(sctx, bindex.NewIndexInternalID(nil, lo))
 	}
 	var n uint64
+	var nums []uint64
 	for ; dm != nil && err == nil; dm, err = s.Next(sctx) {
-		if dm.IndexInternalID.Value() >= hi {
+		num := dm.IndexInternalID.Value()
+		if num >= hi {
 			break
 		}
 		n++
+		switch {
+		case n <= uint64(keep):
+			nums = append(nums, num)
+		case nums != nil:
+			nums = nil // too many to keep
+		}
 		if n%4096 == 0 && ctx.Err() != nil {
-			return 0, ctx.Err()
+			return 0, nil, ctx.Err()
 		}
 		sctx.DocumentMatchPool.Put(dm)
 	}
-	return n, err
+	return n, nums, err
 }
 
 // countRangeKey is the context key of the range of document numbers

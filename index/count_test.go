@@ -66,7 +66,7 @@ func TestCountHits(t *testing.T) {
 		}
 		for parts := 1; parts <= 5; parts++ {
 			countParallelMin, countParts = 0, parts
-			got, err := countHits(context.Background(), g.idx, bq)
+			got, _, err := countHits(context.Background(), g.idx, bq, 0)
 			if err != nil || got != want.Total {
 				t.Errorf("%q in %d parts: %d, %v; want %d", text, parts, got, err, want.Total)
 			}

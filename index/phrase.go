@@ -1,18 +1,22 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"slices"
 
 	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
 	"github.com/blevesearch/bleve/v2/search/scorer"
 	"github.com/blevesearch/bleve/v2/search/searcher"
 	bindex "github.com/blevesearch/bleve_index_api"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
+	zap "github.com/blevesearch/zapx/v17"
 )
 
 // phraseQuery finds words standing together, in order, in one text field:
@@ -52,7 +56,8 @@ func (q *phraseQuery) bleve() query.Query {
 }
 
 func (q *phraseQuery) Searcher(ctx context.Context, r bindex.IndexReader, m mapping.IndexMapping, options search.SearcherOptions) (search.Searcher, error) {
-	if options.IncludeTermVectors || options.Explain {
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if options.IncludeTermVectors || options.Explain || !ok {
 		return q.bleve().Searcher(ctx, r, m, options)
 	}
 	docs, err := r.DocCount() // for the scores, as bleve's tf-idf term searcher
@@ -64,57 +69,122 @@ func (q *phraseQuery) Searcher(ctx context.Context, r bindex.IndexReader, m mapp
 	if r, ok := ctx.Value(countRangeKey{}).([2]uint64); ok {
 		s.from, s.limit = r[0], r[1]
 	}
+	segs := snap.Segments()
+	offsets := make([]uint64, len(segs)) // as scorch numbers documents
+	var next uint64
+	for i, seg := range segs {
+		offsets[i] = next
+		next += uint64(seg.FullSize())
+	}
+	dicts := make([]segment.TermDictionary, len(segs))
+	for i, seg := range segs {
+		if dicts[i], err = seg.Segment().Dictionary(q.field); err != nil {
+			return nil, fmt.Errorf("phrase %q: %w", q.text, err)
+		}
+	}
 	for i, w := range q.words {
 		if w == "" {
 			continue
 		}
 		if err := search.RecordTermSearcher(ctx); err != nil {
-			s.Close()
 			return nil, err
 		}
-		tfr, err := r.TermFieldReader(ctx, []byte(w), q.field, scores, scores, true)
-		if err != nil {
-			s.Close()
-			return nil, fmt.Errorf("phrase %q: %w", q.text, err)
+		pw := &phraseWord{offset: uint64(i)}
+		pw.postings.offsets = offsets
+		pw.postings.iters = make([]segment.PostingsIterator, len(segs))
+		for j, seg := range segs {
+			pl, err := dicts[j].PostingsList([]byte(w), seg.Deleted(), nil)
+			if err != nil {
+				return nil, fmt.Errorf("phrase %q: %w", q.text, err)
+			}
+			if n := pl.Count(); n > 0 {
+				pw.postings.count += n
+				pw.postings.iters[j] = pl.Iterator(scores, scores, true, nil)
+			}
 		}
-		s.words = append(s.words, &phraseWord{
-			reader: tfr,
-			offset: uint64(i),
-			scorer: scorer.NewTermQueryScorer([]byte(w), q.field, 1, docs, tfr.Count(), 0, options),
-		})
+		pw.scorer = scorer.NewTermQueryScorer([]byte(w), q.field, 1, docs, pw.postings.count, 0, options)
+		s.words = append(s.words, pw)
 	}
 	if len(s.words) == 0 {
 		return searcher.NewMatchNoneSearcher(r)
 	}
-	s.pos = make([][]phrasePos, len(s.words))
+	// Locations are read on every step of a word, so the rarest word
+	// leads: the common ones ("the") only go to messages holding it.
+	s.order = slices.Clone(s.words)
+	slices.SortStableFunc(s.order, func(a, b *phraseWord) int { return cmp.Compare(a.postings.count, b.postings.count) })
 	// As bleve's phrase searcher (a conjunction of the words) does.
 	s.SetQueryNorm(1 / math.Sqrt(s.Weight()))
 	return s, nil
 }
 
 // phraseSearcher walks the messages holding every word of a phrase (the
-// words' term field readers, with term vectors, in step) and returns those
-// where the words stand at consecutive positions in one value of the
-// field. Its score is that of bleve's phrase searcher: the sum of the
-// words' tf-idf scores.
+// words' postings, with locations, in step) and returns those where the
+// words stand at consecutive positions in one value of the field. Its
+// score is that of bleve's phrase searcher: the sum of the words' tf-idf
+// scores.
+//
+// It reads the postings of the snapshot's segments itself, as scorch's
+// term field readers do, without copying every location of every word of
+// every message into bleve's term vectors (a third of the time of a
+// phrase of common words, with the garbage collection it caused).
 type phraseSearcher struct {
 	words   []*phraseWord
-	scores  bool   // compute scores (not a search with bleve.ScoreNone)
-	from    uint64 // document number to start at (countRange)
-	limit   uint64 // document number to stop at (countRange); 0: none
+	order   []*phraseWord // words, rarest first: the order of stepping
+	scores  bool          // compute scores (not a search with bleve.ScoreNone)
+	from    uint64        // document number to start at (countRange)
+	limit   uint64        // document number to stop at (countRange); 0: none
 	started bool
 	done    bool
-	target  bindex.IndexInternalID
-	pos     [][]phrasePos // scratch: each word's positions in the message
+	target  uint64      // document number the words are brought to
+	pos     []phrasePos // scratch: the anchor word's positions in the message
 }
 
-// phraseWord is one word of a phrase and its reader's current message.
+// phraseWord is one word of a phrase and its postings.
 type phraseWord struct {
-	reader bindex.TermFieldReader
-	offset uint64 // position relative to the first word's
-	scorer *scorer.TermQueryScorer
-	doc    *bindex.TermFieldDoc // current: &tfd, or nil past the last
-	tfd    bindex.TermFieldDoc
+	postings wordPostings
+	offset   uint64 // position relative to the first word's
+	scorer   *scorer.TermQueryScorer
+}
+
+// wordPostings are the postings of a word in one field of every segment of
+// a scorch snapshot, walked forward in document numbers: scorch numbers
+// the documents of a snapshot segment after segment, each segment's from
+// the sum of the sizes (deleted documents included) of those before it.
+type wordPostings struct {
+	iters   []segment.PostingsIterator // by segment; nil: none there
+	offsets []uint64                   // by segment: its first document number
+	count   uint64                     // postings in all segments
+	seg     int                        // segment of cur
+	num     uint64                     // document number of cur
+	cur     segment.Posting            // nil: past the last (or not started)
+}
+
+// advance moves to the first posting at or after document number num,
+// which must be past the current one; cur is nil when there is none.
+func (p *wordPostings) advance(num uint64) error {
+	for p.seg+1 < len(p.offsets) && p.offsets[p.seg+1] <= num {
+		p.seg++
+	}
+	for ; p.seg < len(p.iters); p.seg++ {
+		it := p.iters[p.seg]
+		if it == nil {
+			continue
+		}
+		var local uint64
+		if num > p.offsets[p.seg] {
+			local = num - p.offsets[p.seg]
+		}
+		post, err := it.Advance(local)
+		if err != nil {
+			return err
+		}
+		if post != nil {
+			p.cur, p.num = post, p.offsets[p.seg]+post.Number()
+			return nil
+		}
+	}
+	p.cur = nil
+	return nil
 }
 
 // phrasePos is a position in a field value. Values of an array field are
@@ -136,40 +206,36 @@ func (s *phraseSearcher) Advance(ctx *search.SearchContext, id bindex.IndexInter
 	if s.done {
 		return nil, nil
 	}
-	var err error
+	if len(id) > 0 {
+		s.target = max(s.target, id.Value())
+	}
+	s.target = max(s.target, s.from)
 	if !s.started {
 		s.started = true
-		for _, w := range s.words {
-			if w.doc, err = w.reader.Next(w.tfd.Reset()); err != nil || w.doc == nil {
+		for _, w := range s.order {
+			if err := w.postings.advance(s.target); err != nil || w.postings.cur == nil {
 				return s.finish(err)
 			}
 		}
-	}
-	s.target = append(s.target[:0], id...)
-	if s.from != 0 && (len(id) == 0 || id.Value() < s.from) {
-		s.target = bindex.NewIndexInternalID(s.target[:0], s.from)
 	}
 	for {
 		// Bring every word to the same message, the greatest of theirs.
 		for aligned := false; !aligned; {
 			aligned = true
-			for _, w := range s.words {
-				c := w.doc.ID.Compare(s.target)
-				if c < 0 {
-					// Only forward: scorch's Advance to a message at or
-					// before the current one starts the term over.
-					if w.doc, err = w.reader.Advance(s.target, w.tfd.Reset()); err != nil || w.doc == nil {
+			for _, w := range s.order {
+				p := &w.postings
+				if p.num < s.target {
+					if err := p.advance(s.target); err != nil || p.cur == nil {
 						return s.finish(err)
 					}
-					c = w.doc.ID.Compare(s.target)
 				}
-				if c > 0 {
-					s.target = append(s.target[:0], w.doc.ID...)
+				if p.num > s.target {
+					s.target = p.num
 					aligned = false
 				}
 			}
 		}
-		if s.limit != 0 && s.target.Value() >= s.limit {
+		if s.limit != 0 && s.target >= s.limit {
 			return s.finish(nil)
 		}
 		var rv *search.DocumentMatch
@@ -177,8 +243,9 @@ func (s *phraseSearcher) Advance(ctx *search.SearchContext, id bindex.IndexInter
 			rv = s.match(ctx)
 		}
 		// Move on (the other words follow at the next alignment).
-		w := s.words[0]
-		if w.doc, err = w.reader.Next(w.tfd.Reset()); err != nil || w.doc == nil {
+		s.target++
+		lead := &s.order[0].postings
+		if err := lead.advance(s.target); err != nil || lead.cur == nil {
 			s.finish(err)
 			if err != nil {
 				return nil, err
@@ -193,12 +260,11 @@ func (s *phraseSearcher) Advance(ctx *search.SearchContext, id bindex.IndexInter
 // match is the current message as a hit.
 func (s *phraseSearcher) match(ctx *search.SearchContext) *search.DocumentMatch {
 	rv := ctx.DocumentMatchPool.Get()
-	rv.IndexInternalID = bindex.NewIndexInternalIDFrom(rv.IndexInternalID, s.target)
+	rv.IndexInternalID = bindex.NewIndexInternalID(rv.IndexInternalID, s.target)
 	if s.scores {
 		for _, w := range s.words {
-			d := *w.doc
-			d.Vectors = nil // the score only, without copying the locations
-			m := w.scorer.Score(ctx, &d)
+			tfd := bindex.TermFieldDoc{ID: rv.IndexInternalID, Freq: w.postings.cur.Frequency(), Norm: w.postings.cur.Norm()}
+			m := w.scorer.Score(ctx, &tfd)
 			rv.Score += m.Score
 			ctx.DocumentMatchPool.Put(m)
 		}
@@ -213,52 +279,65 @@ func (s *phraseSearcher) finish(err error) (*search.DocumentMatch, error) {
 }
 
 // adjacent reports whether the words of the current message (every word
-// at the same message) stand one after another somewhere in it: the
-// positions of the first word that the second follows, then of those the
-// ones the third follows, and so on.
+// at the same message) stand one after another somewhere in it. It starts
+// from the positions of the word with the fewest locations in the message
+// and keeps those at which each other word, in turn, stands at its offset;
+// the other words' locations are read in place, once, in step.
 func (s *phraseSearcher) adjacent() bool {
-	w0 := s.words[0]
-	first := s.positions(0)
-	if first == nil {
+	anchor := s.words[0]
+	for _, w := range s.words[1:] {
+		if len(w.postings.cur.Locations()) < len(anchor.postings.cur.Locations()) {
+			anchor = w
+		}
+	}
+	starts, ok := s.positions(anchor)
+	if !ok {
 		return s.adjacentNested()
 	}
-	for i := 1; i < len(s.words) && len(first) > 0; i++ {
-		next := s.positions(i)
-		if next == nil {
-			return s.adjacentNested()
+	for _, w := range s.words {
+		if w == anchor {
+			continue
 		}
-		off := s.words[i].offset - w0.offset
-		// Both sorted: keep the starts whose word i is there.
-		kept, j := first[:0], 0
-		for _, p := range first {
-			want := phrasePos{p.array, p.pos + off}
-			for j < len(next) && comparePos(next[j], want) < 0 {
-				j++
+		locs := w.postings.cur.Locations()
+		kept, j := starts[:0], 0
+		var prev phrasePos
+		for _, p := range starts {
+			if p.pos+w.offset < anchor.offset {
+				continue // the phrase would start before the value
 			}
-			if j < len(next) && next[j] == want {
-				kept = append(kept, p)
+			want := phrasePos{p.array, p.pos + w.offset - anchor.offset}
+			for ; j < len(locs); j++ {
+				at, ok := locPos(locs[j])
+				if !ok || comparePos(at, prev) < 0 {
+					// Nested arrays, or out of order: the slow path.
+					return s.adjacentNested()
+				}
+				prev = at
+				if c := comparePos(at, want); c >= 0 {
+					if c == 0 {
+						kept = append(kept, p)
+					}
+					break
+				}
 			}
 		}
-		first = kept
+		if starts = kept; len(starts) == 0 {
+			return false
+		}
 	}
-	return len(first) > 0
+	return true
 }
 
-// positions are the sorted positions of word i in the current message; nil
-// when it has nested array positions (or none, which a hit has not).
-func (s *phraseSearcher) positions(i int) []phrasePos {
-	p := s.pos[i][:0]
+// positions are the sorted positions of word w in the current message;
+// false when one of them has nested array positions.
+func (s *phraseSearcher) positions(w *phraseWord) ([]phrasePos, bool) {
+	p := s.pos[:0]
 	sorted := true
-	for _, v := range s.words[i].doc.Vectors {
-		var a uint64
-		switch len(v.ArrayPositions) {
-		case 0:
-		case 1:
-			a = v.ArrayPositions[0] + 1
-		default:
-			return nil
+	for _, l := range w.postings.cur.Locations() {
+		np, ok := locPos(l)
+		if !ok {
+			return nil, false
 		}
-		np := phrasePos{a, v.Pos}
 		if len(p) > 0 && comparePos(p[len(p)-1], np) > 0 {
 			sorted = false
 		}
@@ -267,8 +346,27 @@ func (s *phraseSearcher) positions(i int) []phrasePos {
 	if !sorted {
 		slices.SortFunc(p, comparePos)
 	}
-	s.pos[i] = p
-	return p
+	s.pos = p
+	return p, true
+}
+
+// locPos is the position of a location; false when it has nested array
+// positions.
+func locPos(l segment.Location) (phrasePos, bool) {
+	var ap []uint64
+	var pos uint64
+	if zl, ok := l.(*zap.Location); ok { // the calls inlined
+		ap, pos = zl.ArrayPositions(), zl.Pos()
+	} else {
+		ap, pos = l.ArrayPositions(), l.Pos()
+	}
+	switch len(ap) {
+	case 0:
+		return phrasePos{0, pos}, true
+	case 1:
+		return phrasePos{ap[0] + 1, pos}, true
+	}
+	return phrasePos{}, false
 }
 
 func comparePos(a, b phrasePos) int {
@@ -292,11 +390,11 @@ func comparePos(a, b phrasePos) int {
 func (s *phraseSearcher) adjacentNested() bool {
 	w0 := s.words[0]
 next:
-	for _, v0 := range w0.doc.Vectors {
+	for _, l0 := range w0.postings.cur.Locations() {
 		for _, w := range s.words[1:] {
 			found := false
-			for _, v := range w.doc.Vectors {
-				if v.Pos == v0.Pos+w.offset-w0.offset && slices.Equal(v.ArrayPositions, v0.ArrayPositions) {
+			for _, l := range w.postings.cur.Locations() {
+				if l.Pos() == l0.Pos()+w.offset-w0.offset && slices.Equal(l.ArrayPositions(), l0.ArrayPositions()) {
 					found = true
 					break
 				}
@@ -310,15 +408,8 @@ next:
 	return false
 }
 
-func (s *phraseSearcher) Close() error {
-	var first error
-	for _, w := range s.words {
-		if err := w.reader.Close(); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}
+// Close has nothing to release: the postings belong to the snapshot.
+func (s *phraseSearcher) Close() error { return nil }
 
 func (s *phraseSearcher) Weight() float64 {
 	var sum float64
@@ -338,7 +429,7 @@ func (s *phraseSearcher) SetQueryNorm(norm float64) {
 func (s *phraseSearcher) Count() uint64 {
 	n := uint64(math.MaxUint64)
 	for _, w := range s.words {
-		n = min(n, w.reader.Count())
+		n = min(n, w.postings.count)
 	}
 	return n
 }
@@ -348,7 +439,12 @@ func (s *phraseSearcher) Min() int { return 0 }
 func (s *phraseSearcher) Size() int {
 	n := 64
 	for _, w := range s.words {
-		n += w.reader.Size() + w.scorer.Size()
+		n += 64 + 8*len(w.postings.iters) + w.scorer.Size()
+		for _, it := range w.postings.iters {
+			if it != nil {
+				n += it.Size()
+			}
+		}
 	}
 	return n
 }

@@ -138,20 +138,29 @@ func newTestIndex(t *testing.T, n int) (*Index, []string) {
 }
 
 // TestPaging pages through results with cursors: every hit once, in the
-// order of one big page, for both sorts and a scope.
+// order of one big page, for both sorts and a scope, with hits kept by the
+// count and with hits sorted by bleve in windows of months (byDateDirect
+// 0), four messages a second.
 func TestPaging(t *testing.T) {
 	ix, _ := newTestIndex(t, 103)
 	ctx := context.Background()
+	defer func(d uint64) { byDateDirect = d }(byDateDirect)
 	for _, tc := range []struct {
-		text  string
-		sort  Sort
-		scope Scope
+		text   string
+		sort   Sort
+		scope  Scope
+		direct uint64
 	}{
-		{"", SortDate, all},
-		{"common", SortDate, all},
-		{"third OR common", SortRelevance, all},
-		{"common", SortDate, Scope{Owners: []string{"user1@contoso.com", "User2@Contoso.com"}}},
+		{"", SortDate, all, 4096},
+		{"", SortDate, all, 0},
+		{"common", SortDate, all, 4096},
+		{"common", SortDate, all, 0},
+		{`"message 1"`, SortDate, all, 4096},
+		{"third OR common", SortRelevance, all, 4096},
+		{"common", SortDate, Scope{Owners: []string{"user1@contoso.com", "User2@Contoso.com"}}, 4096},
+		{"common", SortDate, Scope{Owners: []string{"user1@contoso.com", "User2@Contoso.com"}}, 0},
 	} {
+		byDateDirect = tc.direct
 		full, err := ix.Search(ctx, Query{Text: tc.text, Sort: tc.sort, Scope: tc.scope, Limit: MaxLimit})
 		if err != nil {
 			t.Fatal(err)
@@ -185,7 +194,7 @@ func TestPaging(t *testing.T) {
 			want = append(want, h.ID)
 		}
 		if !slices.Equal(paged, want) {
-			t.Errorf("%q %v: pages give %d hits, one page %d; differ", tc.text, tc.sort, len(paged), len(want))
+			t.Errorf("%q %v (direct %d): pages give %d hits, one page %d; differ", tc.text, tc.sort, tc.direct, len(paged), len(want))
 		}
 	}
 	// Owners see only their own.

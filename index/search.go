@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -163,7 +164,7 @@ func byDate() *search.SortField {
 }
 
 // byDateDirect is the number of hits up to which searchByDate sorts them
-// all in one search.
+// all: those the count kept (countHits).
 var byDateDirect uint64 = 4096 // a variable for tests
 
 // searchByDate returns the first size hits of bq newest first (after the
@@ -178,7 +179,8 @@ var byDateDirect uint64 = 4096 // a variable for tests
 // hold enough of them are the newest of all. The months are taken in
 // windows expected (from the share of all messages that match) to hold
 // twice the hits wanted, each window twice the last, until the page is
-// full.
+// full. A search with few hits (byDateDirect) has them already: the count
+// keeps them, and their order keys sort them.
 func searchByDate(ctx context.Context, idx bleve.Index, bq query.Query, size int, after []string) (search.DocumentMatchCollection, uint64, error) {
 	sorted := func(q query.Query, size int) (*bleve.SearchResult, error) {
 		req := bleve.NewSearchRequestOptions(q, size, 0, false)
@@ -187,7 +189,7 @@ func searchByDate(ctx context.Context, idx bleve.Index, bq query.Query, size int
 		req.SearchAfter = after
 		return idx.SearchInContext(ctx, req)
 	}
-	total, err := countHits(ctx, idx, bq)
+	total, kept, err := countHits(ctx, idx, bq, int(byDateDirect))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -195,11 +197,7 @@ func searchByDate(ctx context.Context, idx bleve.Index, bq query.Query, size int
 		return nil, 0, nil
 	}
 	if total <= byDateDirect {
-		sr, err := sorted(bq, size)
-		if err != nil {
-			return nil, 0, err
-		}
-		return sr.Hits, total, nil
+		return sortKept(kept, size, after), total, nil
 	}
 	months, docs, err := monthCounts(idx)
 	if err != nil {
@@ -241,6 +239,32 @@ func searchByDate(ctx context.Context, idx bleve.Index, bq query.Query, size int
 		want *= 2
 	}
 	return hits, total, nil
+}
+
+// sortKept returns the first size of the hits kept by countHits, newest
+// first (after the order key after[0], when after is set), as bleve's
+// sorted search would: by order key (unique, see sortDate), descending,
+// those without one last.
+func sortKept(kept []keptHit, size int, after []string) search.DocumentMatchCollection {
+	if after != nil {
+		kept = slices.DeleteFunc(kept, func(h keptHit) bool { return h.order != "" && h.order >= after[0] })
+	}
+	slices.SortFunc(kept, func(a, b keptHit) int {
+		switch {
+		case a.order == b.order:
+			return strings.Compare(a.id, b.id)
+		case a.order == "":
+			return 1
+		case b.order == "":
+			return -1
+		}
+		return strings.Compare(b.order, a.order)
+	})
+	hits := make(search.DocumentMatchCollection, min(size, len(kept)))
+	for i := range hits {
+		hits[i] = &search.DocumentMatch{ID: kept[i].id, DecodedSort: []string{kept[i].order}}
+	}
+	return hits
 }
 
 type monthCount struct {
