@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
 
 	"jarchive/config"
@@ -426,7 +427,7 @@ func unknownOperator(name, word string) string {
 	lower := strings.ToLower(name)
 	best, bestD := "", 3
 	for _, op := range strings.Fields(operatorNames) {
-		if d := editDistance(lower, op); d < bestD && d < len(op) {
+		if d := search.LevenshteinDistance(lower, op); d < bestD && d < len(op) {
 			best, bestD = op, d
 		}
 	}
@@ -740,27 +741,6 @@ func compile(n *node) query.Query {
 		return query.NewConjunctionQuery(must)
 	}
 	return query.NewBooleanQuery(must, nil, mustNot)
-}
-
-// editDistance is the Levenshtein distance of a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // sortedOwners returns the scope's owners as indexed terms, sorted and
