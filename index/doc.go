@@ -77,8 +77,8 @@
 //	size      Document.Size in whole kB (1,000 B)     number
 //
 // Dates: a message without a date (or before 1900) counts as 1900-01-01,
-// sorts last and matches no after: or before:; dates after 2200 count as
-// 2200. The date of a message gets a fraction of a second derived from its
+// sorts last and matches no after: or before:; dates after 2190 count as
+// 2190. The date of a message gets a fraction of a second derived from its
 // ID (mail dates have whole seconds), which orders messages of the same
 // second and makes order a unique sort key, as paging needs. Every time
 // zone's midnight falls on a quarter hour, so date ranges in any zone are

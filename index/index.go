@@ -463,9 +463,12 @@ func (b *Batch) AddPrepared(p *Prepared) {
 }
 
 // Dates outside [minDate, maxDate] are clamped; a missing date is minDate.
+// maxDate stays below the time at which orderKey's nanoseconds since
+// minDate would overflow a time.Duration (April 2192), where every key
+// would be the same.
 var (
 	minDate = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxDate = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxDate = time.Date(2190, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
 // sortDate is the value of the date field: the date to the second, plus a

@@ -201,7 +201,10 @@ func (s *phraseSearcher) Next(ctx *search.SearchContext) (*search.DocumentMatch,
 }
 
 // Advance returns the first phrase match at or after the message id (nil:
-// the next one).
+// the next one). Like a conjunction's, it only moves forward: an id at or
+// before the last match returned gives the match after it (bleve's
+// conjunctions, disjunctions and exclusions, which are all that
+// jarchive's queries build, never ask for one).
 func (s *phraseSearcher) Advance(ctx *search.SearchContext, id bindex.IndexInternalID) (*search.DocumentMatch, error) {
 	if s.done {
 		return nil, nil
@@ -233,10 +236,12 @@ func (s *phraseSearcher) Advance(ctx *search.SearchContext, id bindex.IndexInter
 					s.target = p.num
 					aligned = false
 				}
+				if s.limit != 0 && s.target >= s.limit {
+					// Past the range: stop before reading the
+					// others' locations there.
+					return s.finish(nil)
+				}
 			}
-		}
-		if s.limit != 0 && s.target >= s.limit {
-			return s.finish(nil)
 		}
 		var rv *search.DocumentMatch
 		if s.adjacent() {
@@ -309,7 +314,10 @@ func (s *phraseSearcher) adjacent() bool {
 			for ; j < len(locs); j++ {
 				at, ok := locPos(locs[j])
 				if !ok || comparePos(at, prev) < 0 {
-					// Nested arrays, or out of order: the slow path.
+					// Nested arrays, or out of order (zap writes a
+					// word's locations in order of array position
+					// and position; this guards what the scan
+					// sees): the slow path.
 					return s.adjacentNested()
 				}
 				prev = at

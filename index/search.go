@@ -299,8 +299,8 @@ func monthCounts(idx bleve.Index) ([]monthCount, uint64, error) {
 }
 
 // orderTime is the time of an order key (orderKey); false when the key
-// does not tell (not one, or saturated: orderKey's duration saturates
-// about 2192).
+// does not tell (not one, or beyond a time.Duration, which keys of dates
+// up to maxDate never are).
 func orderTime(key string) (time.Time, bool) {
 	n, err := strconv.ParseUint(key, 16, 64)
 	if err != nil || n >= math.MaxInt64 {
