@@ -276,6 +276,17 @@ func init() {
 	dummyHash, _ = bcrypt.GenerateFromPassword([]byte("no such user"), bcrypt.MinCost)
 }
 
+// TestDummyHash: the hash unknown users are checked against costs what a
+// real user's does (the tests above use a cheaper one).
+func TestDummyHash(t *testing.T) {
+	if cost, err := bcrypt.Cost([]byte(dummyHashDefault)); err != nil || cost != bcrypt.DefaultCost {
+		t.Errorf("bcrypt.Cost(dummyHashDefault) = %d, %v; want %d", cost, err, bcrypt.DefaultCost)
+	}
+	if err := bcrypt.CompareHashAndPassword([]byte(dummyHashDefault), []byte("no such user")); err != nil {
+		t.Errorf("dummyHashDefault is not the hash of %q: %v", "no such user", err)
+	}
+}
+
 func parseNetForTest(s string) (*net.IPNet, error) {
 	_, n, err := net.ParseCIDR(s)
 	return n, err
