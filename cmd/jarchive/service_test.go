@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -103,18 +104,29 @@ func (d *daemon) log() string {
 func (d *daemon) note(state string, timeout time.Duration) string {
 	d.t.Helper()
 	deadline := time.After(timeout)
+	has := func(n string) bool { return slices.Contains(strings.Split(n, "\n"), state) }
 	for {
 		select {
 		case n := <-d.notes:
-			for _, line := range strings.Split(n, "\n") {
-				if line == state {
-					return n
-				}
+			if has(n) {
+				return n
 			}
 		case <-deadline:
 			d.t.Fatalf("no %s on the notify socket within %s", state, timeout)
 		case <-d.exited:
-			d.t.Fatalf("serve exited (%v) before sending %s", d.err, state)
+			// A datagram sent before the exit may still wait in the
+			// socket or in the reader (and select picks at random
+			// between ready cases).
+			for {
+				select {
+				case n := <-d.notes:
+					if has(n) {
+						return n
+					}
+				case <-time.After(time.Second):
+					d.t.Fatalf("serve exited (%v) before sending %s", d.err, state)
+				}
+			}
 		}
 	}
 }
