@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-message/textproto"
+
+	"jarchive/index/pdftext"
 )
 
 // Text of attachments. Each kind is bounded: the decoded attachment is read
@@ -187,15 +189,33 @@ var pdftotext = sync.OnceValue(func() string {
 	return p
 })
 
-// PDFText reports whether the text of PDF attachments is indexed: whether
-// poppler's pdftotext is installed.
+// PDFText reports whether the text of every PDF attachment is indexed:
+// whether poppler's pdftotext is installed for the PDFs that pdftext
+// leaves to it.
 func PDFText() bool { return pdftotext() != "" }
 
-// pdfText runs pdftotext on data until ctx is done or w is full.
+// pdfText extracts the text of a PDF into w: in the process (pdftext) when
+// the PDF is one it fully understands, else with pdftotext, until ctx is
+// done or w is full.
 func pdfText(ctx context.Context, data []byte, w *textSink) error {
+	text, err := pdftext.Extract(ctx, data, maxPDFPages, maxPartText)
+	switch {
+	case err == nil:
+		if werr := w.write(text); werr != nil && werr != errTextFull {
+			return werr
+		}
+		return nil
+	case ctx.Err() != nil:
+		return errAttTimeout
+	}
+	// Unsupported or malformed: pdftotext's turn (it repairs broken
+	// files, and reads what pdftext leaves).
 	p := pdftotext()
 	if p == "" {
-		return errNoPDFToText
+		if errors.Is(err, pdftext.ErrUnsupported) {
+			return errNoPDFToText
+		}
+		return err
 	}
 	cmd := exec.CommandContext(ctx, p, "-q", "-enc", "UTF-8", "-l", fmt.Sprint(maxPDFPages), "-", "-")
 	cmd.Stdin = bytes.NewReader(data)
