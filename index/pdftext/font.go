@@ -134,6 +134,11 @@ func (f *file) loadFont(d dict) (*font, error) {
 	return ft, nil
 }
 
+// maxCodes bounds the codes of a CMap or a W array: 2-byte codes are at
+// most 65,536, and ranges that overlap many times must not grow a map
+// without end.
+const maxCodes = 1 << 17
+
 // cidWidths reads a W array (9.7.4.3): c [w1 w2 ...] or cfirst clast w.
 func (f *file) cidWidths(w []any) map[uint32]float64 {
 	m := map[uint32]float64{}
@@ -156,7 +161,7 @@ func (f *file) cidWidths(w []any) map[uint32]float64 {
 			break
 		}
 		v, _ := f.number(w[i+2])
-		for x := c; x <= last; x++ {
+		for x := c; x <= last && len(m) < maxCodes; x++ {
 			m[uint32(x)] = v
 		}
 		i += 3
@@ -365,6 +370,9 @@ func parseCMap(data []byte) (map[uint32]string, bool, error) {
 				if b < a || b-a > 65535 {
 					continue
 				}
+				if len(m)+int(b-a) > maxCodes {
+					return nil, false, fmt.Errorf("%w: CMap of more than %d codes", ErrUnsupported, maxCodes)
+				}
 				switch dst := stack[i+2].(type) {
 				case []byte:
 					base := []rune(utf16BE(dst))
@@ -384,6 +392,9 @@ func parseCMap(data []byte) (map[uint32]string, bool, error) {
 					}
 				}
 			}
+		}
+		if len(m) > maxCodes {
+			return nil, false, fmt.Errorf("%w: CMap of more than %d codes", ErrUnsupported, maxCodes)
 		}
 		if strings.HasPrefix(string(k), "begin") || strings.HasPrefix(string(k), "end") || k == "def" {
 			stack = stack[:0]
