@@ -3,6 +3,7 @@ package pdftext
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"encoding/ascii85"
 	"fmt"
 	"io"
@@ -14,26 +15,39 @@ import (
 // for "N G obj" rather than through the cross-reference table (which is
 // often wrong in mail attachments), and those in object streams.
 type file struct {
+	ctx     context.Context
 	objs    map[int]any
-	decoded int64 // bytes inflated so far, against maxInflated
+	decoded int64 // bytes of streams decoded so far, against maxDecoded
+	cmaps   map[*stream]cmap
 }
 
-// maxInflated bounds the bytes decompressed from one file: a zip bomb of
-// a content stream stops here.
-const maxInflated = 64 << 20
+type cmap struct {
+	m       map[uint32]string
+	twoByte bool
+	err     error
+}
+
+// maxDecoded bounds the bytes of streams decoded (decompressed or not)
+// from one file: a zip bomb, or one stream referenced many times, stops
+// here.
+const maxDecoded = 64 << 20
 
 var objHeader = regexp.MustCompile(`(\d{1,10})[ \t\r\n\f\x00]+(\d{1,5})[ \t\r\n\f\x00]+obj\b`)
 
 // parse reads the objects of data. A file with two objects of one number
 // (an incremental update) or an /Encrypt dictionary is unsupported.
-func parse(data []byte) (*file, error) {
+func parse(ctx context.Context, data []byte) (*file, error) {
 	if !bytes.HasPrefix(bytes.TrimLeft(data[:min(len(data), 1024)], " \t\r\n\x00"), []byte("%PDF-")) {
 		return nil, fmt.Errorf("%w: not a PDF", ErrUnsupported)
 	}
-	f := &file{objs: map[int]any{}}
+	f := &file{ctx: ctx, objs: map[int]any{}, cmaps: map[*stream]cmap{}}
 	var objStms []*stream
 	pos := 0
+	lexed, budget := 0, 4*len(data)+1<<20 // bytes read by the lexer: linear in the file
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		m := objHeader.FindSubmatchIndex(data[pos:])
 		if m == nil {
 			break
@@ -41,7 +55,13 @@ func parse(data []byte) (*file, error) {
 		num, _ := strconv.Atoi(string(data[pos+m[2] : pos+m[3]]))
 		l := &lexer{b: data, pos: pos + m[1]}
 		o, err := l.object(false)
+		if lexed += l.pos - (pos + m[1]); lexed > budget {
+			return nil, fmt.Errorf("%w: objects that do not end", ErrUnsupported)
+		}
 		if err != nil {
+			if l.pos >= len(data) {
+				break // unterminated: nothing after it can parse either
+			}
 			pos += m[1]
 			continue // a false match, or a broken object: skip it
 		}
@@ -90,7 +110,7 @@ func streamAfter(data []byte, pos int, d dict, f *file) (s *stream, end int, ok 
 		start++
 	}
 	// /Length, when direct and right; else up to "endstream".
-	if n, ok := d["Length"].(float64); ok && n >= 0 && start+int(n) <= len(data) {
+	if n, ok := d["Length"].(float64); ok && n >= 0 && n <= float64(len(data)-start) {
 		e := start + int(n)
 		rest := bytes.TrimLeft(data[e:min(len(data), e+16)], " \r\n\t")
 		if bytes.HasPrefix(rest, []byte("endstream")) {
@@ -115,7 +135,7 @@ func (f *file) readObjStm(s *stream) error {
 	}
 	n, _ := s.dict["N"].(float64)
 	first, _ := s.dict["First"].(float64)
-	if n < 0 || first < 0 || int(first) > len(data) {
+	if n < 0 || n > float64(len(data)) || first < 0 || first > float64(len(data)) {
 		return fmt.Errorf("%w: object stream header", errSyntax)
 	}
 	l := &lexer{b: data[:int(first)]}
@@ -126,17 +146,24 @@ func (f *file) readObjStm(s *stream) error {
 		b, err2 := l.object(true)
 		num, ok1 := a.(float64)
 		off, ok2 := b.(float64)
-		if err1 != nil || err2 != nil || !ok1 || !ok2 || off < 0 {
+		if err1 != nil || err2 != nil || !ok1 || !ok2 || num < 0 || num > 1e9 || off < 0 || off > float64(len(data)) {
 			return fmt.Errorf("%w: object stream header", errSyntax)
+		}
+		if len(entries) > 0 && int(off) <= entries[len(entries)-1].off {
+			return fmt.Errorf("%w: object stream offsets out of order", errSyntax)
 		}
 		entries = append(entries, entry{int(num), int(off)})
 	}
-	for _, e := range entries {
-		p := int(first) + e.off
-		if p >= len(data) {
+	for i, e := range entries {
+		p, end := int(first)+e.off, len(data)
+		if i+1 < len(entries) {
+			end = int(first) + entries[i+1].off
+		}
+		if p >= end || end > len(data) {
 			return fmt.Errorf("%w: object stream offset", errSyntax)
 		}
-		o, err := (&lexer{b: data, pos: p}).object(false)
+		// Each object within its own bytes: read once.
+		o, err := (&lexer{b: data[:end], pos: p}).object(false)
 		if err != nil {
 			return err
 		}
@@ -196,6 +223,9 @@ func (f *file) decode(s *stream) ([]byte, error) {
 		return nil, fmt.Errorf("%w: filter %v", errSyntax, v)
 	}
 	data := s.raw
+	if f.decoded += int64(len(data)); f.decoded > maxDecoded {
+		return nil, fmt.Errorf("%w: more than %d bytes of streams", ErrUnsupported, maxDecoded)
+	}
 	for i, fl := range filters {
 		fn, _ := f.resolve(fl).(name)
 		switch fn {
@@ -210,10 +240,10 @@ func (f *file) decode(s *stream) ([]byte, error) {
 				return nil, fmt.Errorf("%w: flate: %v", errSyntax, err)
 			}
 			var out bytes.Buffer
-			n, err := io.Copy(&out, io.LimitReader(zr, maxInflated-f.decoded+1))
+			n, err := io.Copy(&out, io.LimitReader(zr, maxDecoded-f.decoded+1))
 			f.decoded += n
-			if f.decoded > maxInflated {
-				return nil, fmt.Errorf("%w: more than %d bytes decompressed", ErrUnsupported, maxInflated)
+			if f.decoded > maxDecoded {
+				return nil, fmt.Errorf("%w: more than %d bytes of streams", ErrUnsupported, maxDecoded)
 			}
 			if err != nil && out.Len() == 0 {
 				return nil, fmt.Errorf("%w: flate: %v", errSyntax, err)
@@ -224,10 +254,14 @@ func (f *file) decode(s *stream) ([]byte, error) {
 			if i := bytes.Index(data, []byte("~>")); i >= 0 {
 				data = data[:i]
 			}
-			out := make([]byte, 4*len(data)/5+8)
-			n, _, err := ascii85.Decode(out, bytes.TrimPrefix(bytes.TrimSpace(data), []byte("<~")), true)
+			in := bytes.TrimPrefix(bytes.TrimSpace(data), []byte("<~"))
+			out := make([]byte, 4*len(in)+8) // "z" is 4 bytes
+			n, _, err := ascii85.Decode(out, in, true)
 			if err != nil {
 				return nil, fmt.Errorf("%w: ascii85: %v", errSyntax, err)
+			}
+			if f.decoded += int64(n); f.decoded > maxDecoded {
+				return nil, fmt.Errorf("%w: more than %d bytes of streams", ErrUnsupported, maxDecoded)
 			}
 			data = out[:n]
 		default:
@@ -272,7 +306,7 @@ type page struct {
 	contents  []*stream
 	resources dict
 	annots    []annot
-	box       [4]float64 // CropBox, else MediaBox: llx lly urx ury; all 0: none
+	box       [4]float64 // MediaBox: llx lly urx ury; all 0: none
 }
 
 // annot is the appearance of a visible annotation (a form field's value,
@@ -289,12 +323,21 @@ func (f *file) pages(maxPages int) ([]page, error) {
 	if err != nil {
 		return nil, err
 	}
+	if oc := f.dict(cat["OCProperties"]); oc != nil && len(f.array(f.dict(oc["D"])["OFF"])) > 0 {
+		// Layers turned off: pdftotext leaves out their text.
+		return nil, fmt.Errorf("%w: optional content turned off", ErrUnsupported)
+	}
 	var out []page
 	seen := map[any]bool{}
+	nodes := 0
 	var walk func(node any, res dict, box [4]float64, depth int) error
 	walk = func(node any, res dict, box [4]float64, depth int) error {
-		if depth > 32 || len(out) >= maxPages {
+		if len(out) >= maxPages {
 			return nil
+		}
+		if nodes++; depth > 32 || nodes > 4*maxPages+64 {
+			// Kids shared between nodes grow a walk exponentially.
+			return fmt.Errorf("%w: page tree too deep or too large", ErrUnsupported)
 		}
 		if r, ok := node.(ref); ok {
 			if seen[r] {
@@ -309,10 +352,9 @@ func (f *file) pages(maxPages int) ([]page, error) {
 		if r := f.dict(d["Resources"]); r != nil {
 			res = r
 		}
-		for _, k := range []name{"MediaBox", "CropBox"} { // inherited, CropBox first
-			if v, ok := nums(f.array(d[k]), 4); ok {
-				box = [4]float64{min(v[0], v[2]), min(v[1], v[3]), max(v[0], v[2]), max(v[1], v[3])}
-			}
+		// The MediaBox (inherited), which pdftotext clips to.
+		if v, ok := nums(f.array(d["MediaBox"]), 4); ok {
+			box = [4]float64{min(v[0], v[2]), min(v[1], v[3]), max(v[0], v[2]), max(v[1], v[3])}
 		}
 		if kids, ok := f.resolve(d["Kids"]).([]any); ok && d["Type"] != name("Page") {
 			for _, k := range kids {
@@ -327,6 +369,9 @@ func (f *file) pages(maxPages int) ([]page, error) {
 		case *stream:
 			p.contents = []*stream{c}
 		case []any:
+			if len(c) > 4096 {
+				return fmt.Errorf("%w: %d content streams", ErrUnsupported, len(c))
+			}
 			for _, e := range c {
 				s, ok := f.resolve(e).(*stream)
 				if !ok {

@@ -43,7 +43,8 @@ func (ft *font) decode(s []byte, out []code) ([]code, bool) {
 		}
 		if ft.enc == nil || c > 255 || ft.enc[c] == 0 {
 			if c < 32 && ft.enc != nil {
-				continue // control codes: nothing, as pdftotext
+				out = append(out, code{c, ""}) // control codes: no text, but their width
+				continue
 			}
 			return out, false
 		}
@@ -67,11 +68,16 @@ func (f *file) loadFont(d dict) (*font, error) {
 	ft := &font{dw: -1}
 	sub, _ := f.resolve(d["Subtype"]).(name)
 	if tu, ok := f.resolve(d["ToUnicode"]).(*stream); ok {
-		data, err := f.decode(tu)
-		if err != nil {
-			return nil, err
+		cm, ok := f.cmaps[tu] // fonts share CMaps
+		if !ok {
+			data, err := f.decode(tu)
+			if err != nil {
+				return nil, err
+			}
+			cm.m, cm.twoByte, cm.err = parseCMap(data)
+			f.cmaps[tu] = cm
 		}
-		m, twoByte, err := parseCMap(data)
+		m, twoByte, err := cm.m, cm.twoByte, cm.err
 		if err != nil {
 			return nil, err
 		}
@@ -139,30 +145,41 @@ func (f *file) loadFont(d dict) (*font, error) {
 // without end.
 const maxCodes = 1 << 17
 
+// maxDest bounds the text of one code in a CMap (a ligature is a few
+// characters; 32 is plenty).
+const maxDest = 64
+
 // cidWidths reads a W array (9.7.4.3): c [w1 w2 ...] or cfirst clast w.
 func (f *file) cidWidths(w []any) map[uint32]float64 {
 	m := map[uint32]float64{}
-	for i := 0; i < len(w); {
-		c, ok := f.number(w[i])
+	cid := func(o any) (uint32, bool) {
+		v, ok := f.number(o)
+		return uint32(v), ok && v >= 0 && v <= 0xFFFF && v == float64(int(v))
+	}
+	work := 0 // codes set, repeats included: bounded, whatever the ranges
+	for i := 0; i < len(w) && work < maxCodes; {
+		c, ok := cid(w[i])
 		if !ok || i+1 >= len(w) {
 			break
 		}
 		if a := f.array(w[i+1]); a != nil {
 			for j, x := range a {
-				if v, ok := f.number(x); ok {
-					m[uint32(c)+uint32(j)] = v
+				if v, ok := f.number(x); ok && int(c)+j <= 0xFFFF {
+					m[c+uint32(j)] = v
 				}
 			}
+			work += len(a)
 			i += 2
 			continue
 		}
-		last, ok1 := f.number(w[i+1])
-		if i+2 >= len(w) || !ok1 || last-c > 65535 {
+		last, ok1 := cid(w[i+1])
+		if i+2 >= len(w) || !ok1 || last < c {
 			break
 		}
 		v, _ := f.number(w[i+2])
-		for x := c; x <= last && len(m) < maxCodes; x++ {
-			m[uint32(x)] = v
+		for x := c; x <= last && work < maxCodes; x++ {
+			m[x] = v
+			work++
 		}
 		i += 3
 	}
@@ -308,6 +325,13 @@ func parseCMap(data []byte) (map[uint32]string, bool, error) {
 	l := &lexer{b: data}
 	var stack []any
 	codeLen := 0
+	work := 0 // codes mapped, repeats included
+	spend := func(n int) error {
+		if work += n; work > maxCodes {
+			return fmt.Errorf("%w: CMap of more than %d codes", ErrUnsupported, maxCodes)
+		}
+		return nil
+	}
 	setLen := func(b []byte) error {
 		switch {
 		case len(b) != 1 && len(b) != 2:
@@ -354,7 +378,10 @@ func parseCMap(data []byte) (map[uint32]string, bool, error) {
 				if err := setLen(src); err != nil {
 					return nil, false, err
 				}
-				m[codeOf(src)] = utf16BE(dst)
+				if err := spend(1); err != nil {
+					return nil, false, err
+				}
+				m[codeOf(src)] = utf16BE(dst[:min(len(dst), maxDest)])
 			}
 		case "endbfrange":
 			for i := 0; i+2 < len(stack); i += 3 {
@@ -370,11 +397,14 @@ func parseCMap(data []byte) (map[uint32]string, bool, error) {
 				if b < a || b-a > 65535 {
 					continue
 				}
-				if len(m)+int(b-a) > maxCodes {
-					return nil, false, fmt.Errorf("%w: CMap of more than %d codes", ErrUnsupported, maxCodes)
+				if err := spend(int(b-a) + 1); err != nil {
+					return nil, false, err
 				}
 				switch dst := stack[i+2].(type) {
 				case []byte:
+					if len(dst) > maxDest {
+						return nil, false, fmt.Errorf("%w: CMap destination of %d bytes", ErrUnsupported, len(dst))
+					}
 					base := []rune(utf16BE(dst))
 					if len(base) == 0 {
 						continue
@@ -387,14 +417,11 @@ func parseCMap(data []byte) (map[uint32]string, bool, error) {
 				case []any:
 					for j, x := range dst {
 						if s, ok := x.([]byte); ok && a+uint32(j) <= b {
-							m[a+uint32(j)] = utf16BE(s)
+							m[a+uint32(j)] = utf16BE(s[:min(len(s), maxDest)])
 						}
 					}
 				}
 			}
-		}
-		if len(m) > maxCodes {
-			return nil, false, fmt.Errorf("%w: CMap of more than %d codes", ErrUnsupported, maxCodes)
 		}
 		if strings.HasPrefix(string(k), "begin") || strings.HasPrefix(string(k), "end") || k == "def" {
 			stack = stack[:0]

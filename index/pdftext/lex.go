@@ -69,7 +69,10 @@ func (l *lexer) keyword() []byte {
 	return l.b[start:l.pos]
 }
 
-const maxDepth = 64
+const (
+	maxDepth = 64      // nesting of arrays and dictionaries
+	maxElems = 1 << 16 // elements of one array or dictionary
+)
 
 // object reads the next object; in a content stream (content true) a bare
 // keyword is an operator, elsewhere "N G R" is a reference. It returns
@@ -183,7 +186,9 @@ func (l *lexer) array(content bool) ([]any, error) {
 		if _, ok := o.(op); ok && content {
 			return nil, fmt.Errorf("%w: operator in an array", errSyntax)
 		}
-		a = append(a, o)
+		if a = append(a, o); len(a) > maxElems {
+			return nil, fmt.Errorf("%w: array of more than %d elements", errSyntax, maxElems)
+		}
 	}
 }
 
@@ -211,7 +216,9 @@ func (l *lexer) dict(content bool) (dict, error) {
 		if err != nil {
 			return nil, err
 		}
-		d[key] = v
+		if d[key] = v; len(d) > maxElems {
+			return nil, fmt.Errorf("%w: dictionary of more than %d entries", errSyntax, maxElems)
+		}
 	}
 }
 
@@ -232,7 +239,7 @@ func (l *lexer) literal() ([]byte, error) {
 			}
 		case '\\':
 			if l.pos >= len(l.b) {
-				return out, nil
+				return nil, fmt.Errorf("%w: unterminated string", errSyntax)
 			}
 			e := l.b[l.pos]
 			l.pos++

@@ -6,20 +6,23 @@
 // kernel and the dynamic loader), which was a fifth of the CPU time of an
 // import. What it reads: the objects of the file (found by scanning, so a
 // wrong cross-reference table does not matter; object streams too), the
-// page tree, content streams without a filter or with FlateDecode, form
+// page tree, content streams without a filter, FlateDecode or ASCII85, form
 // XObjects, and the text operators with the text and graphics state that
 // place glyphs. Glyphs become text through the font's ToUnicode CMap, or
 // for simple fonts through WinAnsi, MacRoman or Standard encoding with
 // Differences of known glyph names. Spaces and line breaks come from the
-// glyphs' places, as pdftotext's do: a gap of 0.15 of the font size or more
-// on a line is a space, a change of baseline a newline.
+// glyphs' places, as pdftotext's do: a gap of more than 0.1 of the font size
+// on a line is a space, a change of baseline a newline; glyphs outside the
+// MediaBox are dropped, as pdftotext drops them.
 //
 // Unsupported, and so left to pdftotext: encrypted files, incremental
-// updates (two objects of one number), other filters (LZW, predictors),
-// composite fonts without ToUnicode or with an encoding other than
-// Identity-H, Type3 fonts without ToUnicode, symbolic fonts, codes without
-// a known character, rotated or mirrored text, and text continued on a line
-// after a glyph whose width the font does not give.
+// updates (two objects of one number), forms with fields, layers turned
+// off, other filters (LZW, predictors), composite fonts without ToUnicode
+// or with an encoding other than Identity-H, Type3 fonts without
+// ToUnicode, symbolic fonts, codes without a known character, rotated or
+// mirrored text, text drawn backwards on a line, and text continued on a
+// line after a glyph whose width the font does not give. Every step is
+// bounded, so hostile files stop at a limit.
 package pdftext
 
 import (
@@ -49,7 +52,7 @@ func Extract(ctx context.Context, data []byte, maxPages, limit int) (text []byte
 			}
 		}()
 	}
-	f, err := parse(data)
+	f, err := parse(ctx, data)
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +80,10 @@ func Extract(ctx context.Context, data []byte, maxPages, limit int) (text []byte
 			if err != nil {
 				break
 			}
+			// Annotations are drawn in the page's own space, not
+			// in what its content left of the graphics state.
+			w.gs = gstate{ctm: identity, scale: 1}
+			w.stack = w.stack[:0]
 			w.moved = true
 			err = w.runForm(a.form, p.resources, a.at)
 		}
@@ -87,9 +94,11 @@ func Extract(ctx context.Context, data []byte, maxPages, limit int) (text []byte
 			return nil, err
 		}
 		if w.started {
-			if err := w.write("\n"); errors.Is(err, errFull) {
+			// Not w.write: a hyphen at the end of a page stays.
+			if out.Len()+1 > limit {
 				return out.Bytes(), nil
 			}
+			out.WriteByte('\n')
 		}
 		w.started = false
 	}

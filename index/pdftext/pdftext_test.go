@@ -77,6 +77,13 @@ func TestExtract(t *testing.T) {
 		{"inline image", pdf("BI /W 2 /H 2 /BPC 8 /CS /G ID \x00EI\xff\x01 EI BT /F1 12 Tf 72 720 Td (after) Tj ET", helvetica), "after\n", nil},
 		{"flate", flatePDF("BT /F1 12 Tf 72 720 Td (compressed text) Tj ET"), "compressed text\n", nil},
 		{"object stream", objStmPDF(), "in an object stream\n", nil},
+		{"no-break space and soft hyphen", pdf(`BT /F1 12 Tf 72 720 Td (a\240b c\255d) Tj ET`, withWidths), "a b c-d\n", nil},
+		{"overprint (fake bold)", pdf("BT /F1 10 Tf 72 720 Td (Bold) Tj 0.3 0 Td (Bold) Tj ET", withWidths), "", ErrUnsupported},
+		{"optional content off", bytes.Replace(pdf("BT /F1 12 Tf 72 720 Td (x) Tj ET", helvetica), []byte("/Type /Catalog"),
+			[]byte("/Type /Catalog /OCProperties << /OCGs [5 0 R] /D << /OFF [5 0 R] >> >>"), 1), "", ErrUnsupported},
+		{"W range of 1e17 (ends)", pdf("BT /F1 12 Tf 72 720 Td <0001> Tj ET", type0, cmap, "<< /Type /Font /Subtype /CIDFontType2 /W [100000000000000000 100000000000000000 500] >>"), "G\n", nil},
+		{"shared kids (an exponential walk)", bytes.Replace(bytes.Replace(pdf("BT ET", helvetica), []byte("/Kids [3 0 R]"), []byte("/Kids 6 0 R"), 1),
+			[]byte("trailer"), []byte("6 0 obj\n[<< /Type /Pages /Kids 6 0 R >> << /Type /Pages /Kids 6 0 R >>]\nendobj\ntrailer"), 1), "", ErrUnsupported},
 		{"rotated", pdf("BT /F1 12 Tf 0 1 -1 0 100 100 Tm (up) Tj ET", helvetica), "", ErrUnsupported},
 		{"unknown width on a line", pdf("BT /F1 12 Tf 72 720 Td (ab) Tj 20 0 Td (cd) Tj ET", helvetica), "", ErrUnsupported},
 		{"symbol font", pdf("BT /F1 12 Tf 72 720 Td (abc) Tj ET", "/F1 << /Type /Font /Subtype /Type1 /BaseFont /Symbol >>"), "", ErrUnsupported},
@@ -143,6 +150,12 @@ func TestExtractLimitsAndContext(t *testing.T) {
 	cancel()
 	if _, err := Extract(ctx, data, 10, 1<<20); !errors.Is(err, context.Canceled) {
 		t.Errorf("Extract(cancelled) = %v; want %v", err, context.Canceled)
+	}
+	// A hyphen at the end of a page is not joined to the next page.
+	hy := bytes.Replace(pdf("BT /F1 12 Tf 72 720 Td (docu-) Tj ET", helvetica), []byte("/Kids [3 0 R] /Count 1"), []byte("/Kids [3 0 R 6 0 R] /Count 2"), 1)
+	hy = bytes.Replace(hy, []byte("trailer"), []byte("6 0 obj\n<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << "+helvetica+" >> >> >>\nendobj\ntrailer"), 1)
+	if got, err := Extract(context.Background(), hy, 10, 1<<20); err != nil || string(got) != "docu-\ndocu-\n" {
+		t.Errorf("Extract(hyphen at page end) = %q, %v; want %q", got, err, "docu-\ndocu-\n")
 	}
 	// Two pages, one allowed.
 	two := bytes.Replace(pdf("BT /F1 12 Tf 72 720 Td (page) Tj ET", helvetica), []byte("/Kids [3 0 R] /Count 1"), []byte("/Kids [3 0 R 3 0 R] /Count 2"), 1)

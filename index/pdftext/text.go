@@ -64,7 +64,7 @@ var errFull = fmt.Errorf("text limit reached")
 const (
 	maxForms      = 256 // form XObjects run per file
 	maxFormDepth  = 8
-	spaceFraction = 0.15 // a gap of this much of the font size is a space
+	spaceFraction = 0.1 // a gap of more than this much of the font size is a space (poppler's minWordBreakSpace)
 )
 
 func (w *writer) run(data []byte, res dict) error {
@@ -296,7 +296,7 @@ func (w *writer) show(s []byte) error {
 			tx += w.gs.wordSp * w.gs.scale
 		}
 		w.tm = matrix{1, 0, 0, 1, tx, 0}.mul(w.tm)
-		w.lastX = x + wd/1000*size*w.gs.scale
+		w.lastX = x + wd/1000*trm[0]
 		w.lastY, w.lastSize, w.lastEndKnown = y, size, known
 		w.started, w.moved, w.adjust = true, false, 0
 	}
@@ -325,7 +325,12 @@ func (w *writer) separate(x, y, size float64) error {
 		return fmt.Errorf("%w: text placed on a line after a glyph of unknown width", ErrUnsupported)
 	}
 	gap := x - w.lastX
-	if gap > spaceFraction*ref || gap < -ref {
+	if gap < -spaceFraction*ref {
+		// Backwards on a line: overprinting (fake bold) or text drawn
+		// out of reading order, which pdftotext sorts out.
+		return fmt.Errorf("%w: text drawn backwards on a line", ErrUnsupported)
+	}
+	if gap > spaceFraction*ref {
 		return w.write(" ")
 	}
 	return nil
@@ -358,11 +363,20 @@ func (w *writer) write(s string) error {
 		return errFull
 	}
 	for _, r := range s {
-		if lig, ok := ligatures[r]; ok {
-			// As pdftotext: "ﬁ" is "fi".
-			w.out.WriteString(lig)
-		} else {
-			w.out.WriteRune(r)
+		switch r {
+		case '\u00a0': // no-break space: a space, as pdftotext writes it
+			w.out.WriteByte(' ')
+		case '\u00ad': // soft hyphen: pdftotext writes a hyphen
+			w.out.WriteByte('-')
+		default:
+			if lig, ok := ligatures[r]; ok {
+				// The ligature glyphs of fonts without ToUnicode
+				// ("fi" in Differences): pdftotext writes
+				// their letters.
+				w.out.WriteString(lig)
+			} else {
+				w.out.WriteRune(r)
+			}
 		}
 	}
 	return nil
