@@ -135,6 +135,10 @@ inproc() {
 	echo "$out" | awk '{print $1, $(NF-1)}'
 }
 
+# settle: after deleting the previous run (gigabytes), let the file system finish freeing it
+# before anything is timed: the first tool otherwise pays for the deletion's writes.
+settle() { sync; sleep 3; }
+
 jconf() { # jconf DIR: a minimal jarchive.toml for an archive in DIR/data
 	mkdir -p "$1"
 	printf '[archive]\ndir = "%s/data"\n' "$1" >"$1/jarchive.toml"
@@ -147,6 +151,7 @@ if [[ $MODE == scale ]]; then
 	corpus "$C" -n "$N" -seed "$SEED" -journal -dup 10 -chunk "$CHUNK" -mbox=false
 	R=$W/run/scale
 	rm -rf "$R"
+	settle
 	CONF=$(jconf "$R")
 	OUT=$W/scale.tsv
 	printf 'chunk\tmessages\ttotal\twall_s\tmsgs_per_s\tpeak_rss_mb\tpeak_anon_mb\tpeak_file_mb\tstore_mb\tindex_mb\tcommon_ms\trare_ms\tfrom_ms\tphrase_ms\tcli_common_ms\tload\n' >"$OUT"
@@ -187,6 +192,7 @@ UNIQMB=$(awk -F'"unique_bytes": ' '/"unique_bytes"/ {gsub(",", "", $2); printf "
 log "corpus: $N messages, $RAWMB MB ($UNIQMB MB of distinct originals)"
 rm -rf "$W/run"
 mkdir -p "$W/run"
+settle
 OUT=$W/results.tsv
 printf 'section\ttool\tmetric\tvalue\n' >"$OUT"
 row() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$OUT"; }
