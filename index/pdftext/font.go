@@ -14,6 +14,7 @@ type font struct {
 	twoByte bool              // codes are 2 bytes (Type0 Identity-H), else 1
 	toUni   map[uint32]string // from the ToUnicode CMap; nil: none
 	enc     *[256]rune        // a simple font's encoding; nil: none
+	encText *[256]string      // enc as strings, made on first use
 	widths  map[uint32]float64
 	dw      float64 // width of codes without one (1/1000 em); < 0: unknown
 }
@@ -48,9 +49,22 @@ func (ft *font) decode(s []byte, out []code) ([]code, bool) {
 			}
 			return out, false
 		}
-		out = append(out, code{c, string(ft.enc[c])})
+		out = append(out, code{c, ft.text(c)})
 	}
 	return out, true
+}
+
+// text is the text of code c in the encoding, made once.
+func (ft *font) text(c uint32) string {
+	if ft.encText == nil {
+		ft.encText = new([256]string)
+		for i, r := range ft.enc {
+			if r != 0 {
+				ft.encText[i] = string(r)
+			}
+		}
+	}
+	return ft.encText[c]
 }
 
 // width is the advance of code c in 1/1000 em; false when unknown.

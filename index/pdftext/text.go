@@ -270,33 +270,42 @@ func (w *writer) show(s []byte) error {
 	if !ok {
 		return fmt.Errorf("%w: a character code without text", ErrUnsupported)
 	}
-	for _, c := range w.codes {
-		trm := matrix{w.gs.size * w.gs.scale, 0, 0, w.gs.size, 0, w.gs.rise}.mul(w.tm).mul(w.gs.ctm)
-		if math.Abs(trm[1]) > 0.01*math.Abs(trm[0]) || math.Abs(trm[2]) > 0.01*math.Abs(trm[3]) || trm[0] <= 0 || trm[3] <= 0 {
-			// Rotated, skewed or mirrored text: its reading order
-			// needs pdftotext's layout analysis.
+	// The glyph matrix of each glyph: the text matrix moves by whole
+	// translations along the baseline, so its product with the CTM is
+	// made once a string and moved with it.
+	m := w.tm.mul(w.gs.ctm)
+	sa, sd := w.gs.size*w.gs.scale, w.gs.size
+	a, b, c, d := sa*m[0], sa*m[1], sd*m[2], sd*m[3]
+	if math.Abs(b) > 0.01*math.Abs(a) || math.Abs(c) > 0.01*math.Abs(d) || a <= 0 || d <= 0 {
+		// Rotated, skewed or mirrored text: its reading order needs
+		// pdftotext's layout analysis.
+		if len(w.codes) > 0 {
 			return fmt.Errorf("%w: rotated text", ErrUnsupported)
 		}
-		x, y, size := trm[4], trm[5], trm[3]
+	}
+	for _, code := range w.codes {
+		x, y, size := w.gs.rise*m[2]+m[4], w.gs.rise*m[3]+m[5], d
 		// Glyphs off the page are not shown, nor indexed (pdftotext
 		// drops them too).
-		if b := w.box; b != [4]float64{} && (x < b[0]-size || x > b[2] || y < b[1]-size || y > b[3]) {
+		if bx := w.box; bx != [4]float64{} && (x < bx[0]-size || x > bx[2] || y < bx[1]-size || y > bx[3]) {
 			// Skipped, but the position still moves on.
 		} else {
 			if err := w.separate(x, y, size); err != nil {
 				return err
 			}
-			if err := w.write(c.text); err != nil {
+			if err := w.write(code.text); err != nil {
 				return err
 			}
 		}
-		wd, known := ft.width(c.c)
+		wd, known := ft.width(code.c)
 		tx := (wd/1000*w.gs.size + w.gs.charSp) * w.gs.scale
-		if len(c.text) == 1 && c.text[0] == ' ' && !ft.twoByte {
+		if len(code.text) == 1 && code.text[0] == ' ' && !ft.twoByte {
 			tx += w.gs.wordSp * w.gs.scale
 		}
-		w.tm = matrix{1, 0, 0, 1, tx, 0}.mul(w.tm)
-		w.lastX = x + wd/1000*trm[0]
+		// tm = [1 0 0 1 tx 0] × tm, and the same for m.
+		w.tm[4], w.tm[5] = w.tm[4]+tx*w.tm[0], w.tm[5]+tx*w.tm[1]
+		m[4], m[5] = m[4]+tx*m[0], m[5]+tx*m[1]
+		w.lastX = x + wd/1000*a
 		w.lastY, w.lastSize, w.lastEndKnown = y, size, known
 		w.started, w.moved, w.adjust = true, false, 0
 	}
@@ -352,7 +361,7 @@ func (w *writer) write(s string) error {
 		}
 	}
 	for _, r := range s {
-		if unicode.In(r, unicode.Arabic, unicode.Hebrew, unicode.Syriac, unicode.Thaana, unicode.Nko) {
+		if r >= 0x0590 && unicode.In(r, unicode.Arabic, unicode.Hebrew, unicode.Syriac, unicode.Thaana, unicode.Nko) {
 			// Right-to-left text is stored in visual order;
 			// pdftotext reorders it.
 			return fmt.Errorf("%w: right-to-left text", ErrUnsupported)
@@ -361,6 +370,10 @@ func (w *writer) write(s string) error {
 	if w.out.Len()+len(s) > w.limit {
 		w.full = true
 		return errFull
+	}
+	if len(s) == 1 && s[0] < 0x80 {
+		w.out.WriteByte(s[0])
+		return nil
 	}
 	for _, r := range s {
 		switch r {
