@@ -309,12 +309,11 @@ type page struct {
 	box       [4]float64 // MediaBox: llx lly urx ury; all 0: none
 }
 
-// annot is the appearance of a visible annotation (a form field's value,
+// annot is the appearance of a visible annotation (a text box, a stamp),
 // a text box), which pdftotext shows with the page.
 type annot struct {
-	form  *stream
-	at    matrix
-	field bool // a form field (Widget)
+	form *stream
+	at   matrix
 }
 
 // pages walks the page tree in order, up to maxPages pages.
@@ -417,7 +416,7 @@ func (f *file) annots(list []any) []annot {
 		if form == nil || !ok {
 			continue
 		}
-		out = append(out, annot{form: form, at: matrix{1, 0, 0, 1, min(rect[0], rect[2]), min(rect[1], rect[3])}, field: d["Subtype"] == name("Widget")})
+		out = append(out, annot{form: form, at: matrix{1, 0, 0, 1, min(rect[0], rect[2]), min(rect[1], rect[3])}})
 	}
 	return out
 }
