@@ -46,9 +46,7 @@ func countHits(ctx context.Context, idx bleve.Index, q query.Query, keep int) (u
 	var docs uint64 // document numbers, deleted ones included
 	snap, ok := r.(*scorch.IndexSnapshot)
 	if ok {
-		for _, s := range snap.Segments() {
-			docs += uint64(s.FullSize())
-		}
+		_, docs = docNumbers(snap)
 	}
 	parts := countParts
 	if parts == 0 {
@@ -111,6 +109,19 @@ func keptHits(r bindex.IndexReader, nums []uint64) ([]keptHit, error) {
 		}
 	}
 	return kept, nil
+}
+
+// docNumbers returns the first document number of each segment of snap
+// and the number of all: scorch numbers a snapshot's documents from 0,
+// segment after segment, each segment counting its deleted documents too.
+func docNumbers(snap *scorch.IndexSnapshot) (offsets []uint64, total uint64) {
+	segs := snap.Segments()
+	offsets = make([]uint64, len(segs))
+	for i, seg := range segs {
+		offsets[i] = total
+		total += uint64(seg.FullSize())
+	}
+	return offsets, total
 }
 
 // countRange counts the documents numbered lo up to hi (excluded) that q

@@ -70,12 +70,7 @@ func (q *phraseQuery) Searcher(ctx context.Context, r bindex.IndexReader, m mapp
 		s.from, s.limit = r[0], r[1]
 	}
 	segs := snap.Segments()
-	offsets := make([]uint64, len(segs)) // as scorch numbers documents
-	var next uint64
-	for i, seg := range segs {
-		offsets[i] = next
-		next += uint64(seg.FullSize())
-	}
+	offsets, _ := docNumbers(snap)
 	dicts := make([]segment.TermDictionary, len(segs))
 	for i, seg := range segs {
 		if dicts[i], err = seg.Segment().Dictionary(q.field); err != nil {
