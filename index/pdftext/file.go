@@ -310,7 +310,7 @@ type page struct {
 }
 
 // annot is the appearance of a visible annotation (a text box, a stamp),
-// a text box), which pdftotext shows with the page.
+// which pdftotext shows with the page.
 type annot struct {
 	form *stream
 	at   matrix
