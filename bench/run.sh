@@ -135,9 +135,21 @@ inproc() {
 	echo "$out" | awk '{print $1, $(NF-1)}'
 }
 
-# settle: after deleting the previous run (gigabytes), let the file system finish freeing it
-# before anything is timed: the first tool otherwise pays for the deletion's writes.
-settle() { sync; sleep 3; }
+# fresh DIR: delete the previous run in DIR (gigabytes, tens of thousands of files) and let the
+# file system settle before anything is timed. The first tool otherwise pays for the deletion's
+# writes, and, on ext4, for its inodes: for 60 s after a deletion (after its inode table blocks
+# are written back) ext4 skips the freed inodes when it allocates new ones, scanning past each
+# (ialloc.c, recently_deleted; measured here: an import 15% slower, a third of its kernel time
+# in that scan). Nothing is waited for when there was nothing to delete.
+fresh() {
+	if [[ -e $1 ]]; then
+		rm -rf "$1"
+		sync
+		log "waiting 61 s: the file system settles after deleting the previous run"
+		sleep 61
+	fi
+	mkdir -p "$1"
+}
 
 jconf() { # jconf DIR: a minimal jarchive.toml for an archive in DIR/data
 	mkdir -p "$1"
@@ -150,8 +162,7 @@ if [[ $MODE == scale ]]; then
 	C=$W/corpus-scale-$N-seed$SEED
 	corpus "$C" -n "$N" -seed "$SEED" -journal -dup 10 -chunk "$CHUNK" -mbox=false
 	R=$W/run/scale
-	rm -rf "$R"
-	settle
+	fresh "$R"
 	CONF=$(jconf "$R")
 	OUT=$W/scale.tsv
 	printf 'chunk\tmessages\ttotal\twall_s\tmsgs_per_s\tpeak_rss_mb\tpeak_anon_mb\tpeak_file_mb\tstore_mb\tindex_mb\tcommon_ms\trare_ms\tfrom_ms\tphrase_ms\tcli_common_ms\tload\n' >"$OUT"
@@ -190,9 +201,7 @@ MAILDIR=$C/maildir
 RAWMB=$(awk -F'"bytes": ' '/"bytes"/ {gsub(",", "", $2); printf "%.1f", $2/1e6; exit}' "$C/corpus.json")
 UNIQMB=$(awk -F'"unique_bytes": ' '/"unique_bytes"/ {gsub(",", "", $2); printf "%.1f", $2/1e6; exit}' "$C/corpus.json")
 log "corpus: $N messages, $RAWMB MB ($UNIQMB MB of distinct originals)"
-rm -rf "$W/run"
-mkdir -p "$W/run"
-settle
+fresh "$W/run"
 OUT=$W/results.tsv
 printf 'section\ttool\tmetric\tvalue\n' >"$OUT"
 row() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$OUT"; }

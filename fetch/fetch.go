@@ -154,7 +154,8 @@ type Options struct {
 	Logger      *slog.Logger
 	TempDir     string // where bodies are spooled ("" = os.TempDir())
 	// Window is how many messages of a pass may be in Sink.Archive at
-	// once (default 16). The Sink must be safe for concurrent use.
+	// once (default defaultWindow, 128). The Sink must be safe for
+	// concurrent use.
 	Window int
 	// Grace is how long a pass may finish the messages in flight after its
 	// context ended, before the connection is closed by force (default 30s).

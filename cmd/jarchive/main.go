@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 )
@@ -81,7 +82,21 @@ func usageError(format string, args ...any) error {
 	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
 }
 
+// defaultMemoryLimit is the soft limit of the Go runtime's memory (heap,
+// stacks, its own metadata; not the memory-mapped database and index
+// files) when the environment sets no GOMEMLIMIT. Without it the heap
+// grows to twice what is live before a collection: the 20,000-message
+// benchmark import peaked at 220 MB of anonymous memory with a live heap of
+// about 100 MB, and at 148 MB with a limit of 150 MiB, at the same speed.
+// It is soft: a larger message or search that needs more gets it, and the
+// collector works harder (at most half the CPU) until it is done. Set
+// GOMEMLIMIT (e.g. GOMEMLIMIT=1GiB) on a server with memory to spare.
+const defaultMemoryLimit = 160 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// The first signal starts a clean shutdown; restoring the default
