@@ -193,9 +193,10 @@ type Archive struct {
 	cmu      sync.Mutex
 	queue    []*request
 	leading  bool
-	inflight map[[32]byte]string // temp files of the blobs of the commit in progress
-	stranded map[[32]byte]string // temp files of failed commits, settled after the next one
-	fsFile   *os.File            // the archive directory, for syncfs
+	inflight map[[32]byte]string        // temp files of the blobs of the commit in progress
+	staging  map[[32]byte]chan struct{} // blobs a Put is writing and committing; closed when its Put ends
+	stranded map[[32]byte]string        // temp files of failed commits, settled after the next one
+	fsFile   *os.File                   // the archive directory, for syncfs
 	closed   bool
 	puts     sync.WaitGroup
 	commits  atomic.Int64 // group commits done, for tests and benchmarks
@@ -257,6 +258,7 @@ func Open(dir string, opts Options) (*Archive, error) {
 		maxBatch:      opts.BatchMessages,
 		maxBatchBytes: opts.BatchBytes,
 		inflight:      map[[32]byte]string{},
+		staging:       map[[32]byte]chan struct{}{},
 		stranded:      map[[32]byte]string{},
 	}
 	if a.maxBatch <= 0 {

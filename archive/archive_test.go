@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -419,4 +420,50 @@ func TestBlobCompression(t *testing.T) {
 	if got := readAll(t, a, id); !bytes.Equal(got, b.Bytes()) {
 		t.Errorf("read back %d bytes; want the %d put", len(got), b.Len())
 	}
+}
+
+// TestConcurrentDuplicates: Puts of the same bytes at once store one copy,
+// and only the first writes it; the others wait for its commit.
+func TestConcurrentDuplicates(t *testing.T) {
+	ctx := context.Background()
+	a := TestArchive(t)
+	const n = 16
+	before := tmpSeq.Load()
+	var wg sync.WaitGroup
+	added := make([]bool, n)
+	ids := make([]string, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			env := fmt.Sprintf("Sender: anna@contoso.com\r\nTo: r%d@contoso.com\r\n", i)
+			ids[i], added[i], errs[i] = a.Put(ctx, incoming(report(original, env), Source{Account: "j", UID: uint32(i + 1)}))
+		})
+	}
+	wg.Wait()
+	nAdded := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("Put %d: %v", i, errs[i])
+		}
+		if ids[i] != ids[0] {
+			t.Errorf("Put %d: id %s; want %s", i, ids[i], ids[0])
+		}
+		if added[i] {
+			nAdded++
+		}
+	}
+	if nAdded != 1 {
+		t.Errorf("%d Puts added the message; want 1", nAdded)
+	}
+	if got := tmpSeq.Load() - before; got != 1 {
+		t.Errorf("%d temp files written; want 1", got)
+	}
+	rec, err := a.Get(ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Sources) != n {
+		t.Errorf("%d sources; want %d", len(rec.Sources), n)
+	}
+	checkClean(t, a)
 }
