@@ -38,7 +38,7 @@ func mappingEnd(start uintptr) (uintptr, error) {
 		return 0, err
 	}
 	defer f.Close()
-	prefix := strconv.FormatUint(uint64(start), 16) + "-"
+	prefix := fmt.Sprintf("%08x-", start) // as the kernel prints it (%08lx)
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()

@@ -62,7 +62,7 @@ func mappedRSS(t *testing.T, a *Archive) int {
 		t.Skip(err)
 	}
 	defer f.Close()
-	prefix := strconv.FormatUint(uint64(a.db.Info().Data), 16) + "-"
+	prefix := fmt.Sprintf("%08x-", a.db.Info().Data)
 	in := false
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

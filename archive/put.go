@@ -211,6 +211,11 @@ func (a *Archive) stage(ctx context.Context, open func() io.Reader, wait bool) (
 			a.staging[b.sum] = b.staging
 		}
 		a.cmu.Unlock()
+		if !busy && a.has(b.sum) {
+			// Committed by the Put that just ended.
+			a.unstage(b)
+			return b, nil
+		}
 		if !busy || !wait {
 			break
 		}
