@@ -130,6 +130,15 @@ func startService(ctx context.Context, a *app, cfg *config.Config, st *store) (*
 	return s, nil
 }
 
+// stopNoted waits, once ctx (startService's) has ended, until the
+// shutdown was announced (its log line and STOPPING=1), so that the
+// announcement comes before "stopped" rather than racing with it.
+func (s *service) stopNoted(ctx context.Context) {
+	if ctx.Err() != nil {
+		<-s.stopSent
+	}
+}
+
 // close stops what startService started. The store stays open.
 func (s *service) close() {
 	signal.Stop(s.hup)

@@ -139,6 +139,7 @@ func runServe(ctx context.Context, a *app, args []string) error {
 	if _, err := st.catchUp(idxCtx); err != nil {
 		a.logger.Warn("index at shutdown", "err", err)
 	}
+	svc.stopNoted(ctx)
 	a.logger.Info("stopped")
 	fmt.Fprintln(a.stdout, "jarchive stopped")
 	return nil
