@@ -201,9 +201,6 @@ func (a *Archive) stage(ctx context.Context, open func() io.Reader, wait bool) (
 	}
 	copy(b.sum[:], h.Sum(nil))
 	for {
-		if a.has(b.sum) {
-			return b, nil
-		}
 		a.cmu.Lock()
 		other, busy := a.staging[b.sum]
 		if !busy {
@@ -211,8 +208,9 @@ func (a *Archive) stage(ctx context.Context, open func() io.Reader, wait bool) (
 			a.staging[b.sum] = b.staging
 		}
 		a.cmu.Unlock()
-		if !busy && a.has(b.sum) {
-			// Committed by the Put that just ended.
+		// Looked at after taking the lead, so that a Put that committed
+		// the bytes and ended in between is not missed.
+		if a.has(b.sum) {
 			a.unstage(b)
 			return b, nil
 		}
