@@ -149,6 +149,11 @@ type Incoming struct {
 	// Owners are the names of the users who own the message, as the
 	// directory says now (directory.Directory.Owners); nil for none.
 	Owners []string
+	// Checkpoint, for a message fetched over IMAP, is the UID to which the
+	// checkpoint of Source's account and mailbox advances in the
+	// transaction that stores the message (fetch.Message.Checkpoint); 0
+	// leaves it.
+	Checkpoint uint32
 
 	// ext overrides what extOf reads from Envelope (tests, until the
 	// journal package has the fields; see journal_shim.go).
@@ -738,16 +743,18 @@ func checkpointKey(account, mailbox string) []byte {
 	return []byte(account + "\x00" + mailbox)
 }
 
-func updateCheckpoint(b *bolt.Bucket, src *Source) error {
-	key := checkpointKey(src.Account, src.Mailbox)
+// updateCheckpoint raises the checkpoint of account's mailbox to lastUID,
+// or replaces one of another UIDVALIDITY.
+func updateCheckpoint(b *bolt.Bucket, account, mailbox string, uidValidity, lastUID uint32) error {
+	key := checkpointKey(account, mailbox)
 	if v := b.Get(key); len(v) == 8 {
-		if binary.BigEndian.Uint32(v[0:4]) == src.UIDValidity && binary.BigEndian.Uint32(v[4:8]) >= src.UID {
+		if binary.BigEndian.Uint32(v[0:4]) == uidValidity && binary.BigEndian.Uint32(v[4:8]) >= lastUID {
 			return nil
 		}
 	}
 	var v [8]byte
-	binary.BigEndian.PutUint32(v[0:4], src.UIDValidity)
-	binary.BigEndian.PutUint32(v[4:8], src.UID)
+	binary.BigEndian.PutUint32(v[0:4], uidValidity)
+	binary.BigEndian.PutUint32(v[4:8], lastUID)
 	return b.Put(key, v[:])
 }
 
@@ -770,8 +777,24 @@ func (a *Archive) SeenUIDL(account, uidl string) (bool, error) {
 	return seen, err
 }
 
-// Checkpoint returns the UIDVALIDITY and highest UID archived for an
-// account's mailbox (0, 0 when none).
+// SetCheckpoint raises the checkpoint of an account's mailbox to lastUID
+// (fetch.Checkpoints): every UID up to it is archived. A checkpoint of
+// another UIDVALIDITY is replaced; one that is higher stays.
+func (a *Archive) SetCheckpoint(account, mailbox string, uidValidity, lastUID uint32) error {
+	if a.readOnly {
+		return ErrReadOnly
+	}
+	err := a.db.Update(func(tx *bolt.Tx) error {
+		return updateCheckpoint(tx.Bucket(bucketCheckpoints), account, mailbox, uidValidity, lastUID)
+	})
+	if err != nil {
+		return fmt.Errorf("archive: checkpoint of %s %s: %w", account, mailbox, err)
+	}
+	return nil
+}
+
+// Checkpoint returns the UIDVALIDITY and the UID up to which every message
+// of an account's mailbox is archived (0, 0 when none).
 func (a *Archive) Checkpoint(account, mailbox string) (uidValidity, lastUID uint32, err error) {
 	err = a.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketCheckpoints).Get(checkpointKey(account, mailbox)); len(v) == 8 {

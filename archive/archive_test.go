@@ -70,7 +70,9 @@ func TestPutStoresOriginalOnce(t *testing.T) {
 	if got := readAll(t, a, id); string(got) != original {
 		t.Fatalf("read back %q; want %q", got, original)
 	}
-	id2, added, err := a.Put(ctx, incoming(r2, Source{Account: "j2", Mailbox: "INBOX", UIDValidity: 3, UID: 9}))
+	in2 := incoming(r2, Source{Account: "j2", Mailbox: "INBOX", UIDValidity: 3, UID: 9})
+	in2.Checkpoint = 9
+	id2, added, err := a.Put(ctx, in2)
 	if err != nil || added || id2 != id {
 		t.Fatalf("Put 2 = %s, %v, %v; want %s merged", id2, added, err, id)
 	}
@@ -386,6 +388,63 @@ func TestSeenUIDL(t *testing.T) {
 	rec, err := a.Get(id)
 	if err != nil || len(rec.Sources) != 2 {
 		t.Fatalf("Get = %v sources, %v; want 2", len(rec.Sources), err)
+	}
+}
+
+// TestCheckpoint: a Put raises the checkpoint to Incoming.Checkpoint in its
+// transaction, not to the message's UID (a lower UID may still be in
+// flight or have failed), SetCheckpoint raises it, neither lowers it, and
+// another UIDVALIDITY replaces it.
+func TestCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	a := TestArchive(t)
+	put := func(body string, uid, checkpoint uint32) {
+		t.Helper()
+		in := incoming([]byte(strings.Replace(original, "hello", body, 1)), Source{Account: "j", Mailbox: "INBOX", UIDValidity: 5, UID: uid})
+		in.Checkpoint = checkpoint
+		if _, _, err := a.Put(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(step string, validity, uid uint32) {
+		t.Helper()
+		gv, gu, err := a.Checkpoint("j", "INBOX")
+		if err != nil || gv != validity || gu != uid {
+			t.Errorf("%s: Checkpoint = %d, %d, %v; want %d, %d", step, gv, gu, err, validity, uid)
+		}
+	}
+	set := func(validity, uid uint32) {
+		t.Helper()
+		if err := a.SetCheckpoint("j", "INBOX", validity, uid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want("empty", 0, 0)
+	put("a", 7, 0)
+	want("put without a checkpoint", 0, 0)
+	put("b", 9, 6)
+	want("put of uid 9 with checkpoint 6", 5, 6)
+	put("c", 10, 4)
+	want("put with a lower checkpoint", 5, 6)
+	set(5, 12)
+	want("SetCheckpoint 12", 5, 12)
+	set(5, 11)
+	want("SetCheckpoint 11", 5, 12)
+	put("b", 9, 8) // a duplicate still carries its checkpoint
+	want("duplicate with a lower checkpoint", 5, 12)
+	set(6, 2)
+	want("another UIDVALIDITY", 6, 2)
+	if _, u, _ := a.Checkpoint("j", "Other"); u != 0 {
+		t.Errorf("checkpoint of another mailbox: %d; want 0", u)
+	}
+
+	dir := a.Dir()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro := TestOpen(t, dir, Options{ReadOnly: true})
+	if err := ro.SetCheckpoint("j", "INBOX", 6, 3); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("SetCheckpoint on a read-only archive: %v; want ErrReadOnly", err)
 	}
 }
 

@@ -610,8 +610,8 @@ func (w *workset) demote(c, p *Record) error {
 func (ap *applier) apply(r *request) error {
 	w := &workset{ap: ap, recs: map[[32]byte]*Record{}, ops: map[*Record]string{}, own: map[*Record]bool{}}
 	src := &r.src
-	if src.UID != 0 {
-		if err := updateCheckpoint(ap.checkpoints, src); err != nil {
+	if r.checkpoint != 0 {
+		if err := updateCheckpoint(ap.checkpoints, src.Account, src.Mailbox, src.UIDValidity, r.checkpoint); err != nil {
 			return err
 		}
 	}

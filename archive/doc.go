@@ -80,7 +80,8 @@
 //	content      key: 32-byte ContentKey (journal.Envelope.ContentKey or
 //	             DecryptedContentKey, decoded)   value: 32-byte SHA-256 of its shown message
 //	checkpoints  key: account, 0x00, mailbox   value: 4-byte UIDVALIDITY, 4-byte last UID
-//	             (big endian): the highest UID archived, for accounts that keep mail;
+//	             (big endian): every UID up to it is archived (fetch.Checkpoints),
+//	             for accounts that keep mail;
 //	             key: account, 0x01, POP3 UIDL   value: empty: that POP3 message was archived
 //	             (SeenUIDL), written in the transaction of the message
 //	stats        key: counter name             value: 8-byte big-endian count: blobs, linked,

@@ -311,6 +311,7 @@ func TestConcurrentPuts(t *testing.T) {
 				wg.Go(func() {
 					for i := range perWorker {
 						in := incoming(msgs[i%distinct], Source{Account: fmt.Sprintf("acct%d", w), Mailbox: "INBOX", UIDValidity: 1, UID: uint32(i + 1)})
+						in.Checkpoint = uint32(i + 1)
 						id, _, err := a.Put(context.Background(), in)
 						if err != nil {
 							t.Errorf("Put: %v", err)

@@ -37,6 +37,7 @@ type request struct {
 	ext        envExt
 	src        Source
 	owners     []string // sorted, no duplicates
+	checkpoint uint32   // Incoming.Checkpoint
 	o, d       *blob    // the original; the decrypted copy (journal report decryption) or nil
 	decProblem string   // why a decrypted copy could not be stored
 
@@ -99,7 +100,7 @@ func (a *Archive) Put(ctx context.Context, in *Incoming) (id string, added bool,
 	defer a.puts.Done()
 
 	env := in.Envelope
-	r := &request{env: env, src: in.Source, owners: normOwners(in.Owners)}
+	r := &request{env: env, src: in.Source, owners: normOwners(in.Owners), checkpoint: in.Checkpoint}
 	if in.ext != nil {
 		r.ext = *in.ext
 	} else {

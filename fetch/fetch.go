@@ -27,7 +27,11 @@
 // server and are counted TooLarge. With keep_mails and a Checkpoints whose
 // UIDVALIDITY matches the mailbox's, only UIDs above the checkpoint are
 // fetched (RFC 3501 6.4.8: "n:*" also returns the highest UID when it is
-// below n, so the list is filtered).
+// below n, so the list is filtered). The checkpoint only ever covers UIDs
+// up to the first one of a pass that failed (see progress), so a message
+// whose archiving failed while later ones of the window were archived is
+// fetched again by the next pass; the later ones come again too and the
+// archive deduplicates them.
 //
 // With idle = true, Run keeps the connection: after a pass it waits in IDLE
 // (RFC 2177) until the server announces a new message (EXISTS), then runs
@@ -100,6 +104,14 @@ type Message struct {
 	Mailbox     string // IMAP mailbox; "" for POP3/import
 	UIDValidity uint32
 	UID         uint32
+	// Checkpoint (IMAP only) is the UID to which the sink may advance the
+	// mailbox's checkpoint in the transaction that archives this message:
+	// once this message is archived, every UID of the pass up to it is
+	// archived too or was passed over for good (too large, vanished). It
+	// is lower than UID while a lower UID is still being archived, and
+	// never passes a UID whose archiving failed, so that the next pass
+	// fetches that one again. 0: leave the checkpoint as it is.
+	Checkpoint uint32
 	// UIDL is the POP3 unique-id (RFC 1939 section 7) of the message; ""
 	// for IMAP and import. A sink that implements UIDLs records it.
 	UIDL    string
@@ -129,11 +141,16 @@ type Sink interface {
 	Archive(ctx context.Context, m *Message) error
 }
 
-// Checkpoints tells fetch what was already archived for an account (the sink
-// records it in the same transaction as the message). Used with keep_mails to
-// fetch only new UIDs.
+// Checkpoints tells fetch what was already archived for an account's IMAP
+// mailbox: every UID up to lastUID. The sink advances it to
+// Message.Checkpoint in the same transaction as the message, and at the end
+// of a pass fetch advances it with SetCheckpoint to what the whole pass
+// archived. Used with keep_mails to fetch only new UIDs.
 type Checkpoints interface {
 	Checkpoint(account, mailbox string) (uidValidity, lastUID uint32, err error)
+	// SetCheckpoint raises the checkpoint to lastUID; one of another
+	// UIDVALIDITY is replaced. It never lowers it.
+	SetCheckpoint(account, mailbox string, uidValidity, lastUID uint32) error
 }
 
 // UIDLs tells fetch which POP3 messages were archived before, so that a

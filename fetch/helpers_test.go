@@ -103,15 +103,27 @@ func (s *testSink) Archive(ctx context.Context, m *Message) error {
 	r := record{Message: *m, Sum: sum(b)}
 	r.Body = nil
 	s.recs = append(s.recs, r)
-	if m.Mailbox != "" {
-		if s.cps == nil {
-			s.cps = map[[2]string][2]uint32{}
-		}
-		k := [2]string{m.Account, m.Mailbox}
-		if cp := s.cps[k]; cp[0] != m.UIDValidity || cp[1] < m.UID {
-			s.cps[k] = [2]uint32{m.UIDValidity, m.UID}
-		}
+	if m.Checkpoint != 0 {
+		s.raise(m.Account, m.Mailbox, m.UIDValidity, m.Checkpoint)
 	}
+	return nil
+}
+
+// raise does what the archive's checkpoint update does; s.mu is held.
+func (s *testSink) raise(account, mailbox string, validity, uid uint32) {
+	if s.cps == nil {
+		s.cps = map[[2]string][2]uint32{}
+	}
+	k := [2]string{account, mailbox}
+	if cp := s.cps[k]; cp[0] != validity || cp[1] < uid {
+		s.cps[k] = [2]uint32{validity, uid}
+	}
+}
+
+func (s *testSink) SetCheckpoint(account, mailbox string, validity, uid uint32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.raise(account, mailbox, validity, uid)
 	return nil
 }
 

@@ -60,6 +60,7 @@ type imapPass struct {
 	// (go-imap sets Client.Mailbox only after Select's Wait returns).
 	selected uint32
 	passes   int
+	progress *uidProgress // of the current pass
 
 	mu       sync.Mutex  // guards what archiving goroutines update:
 	pending  imap.UIDSet // archived, not yet deleted
@@ -233,14 +234,16 @@ func (p *imapPass) pass(ctx, hard context.Context) error {
 	if n == 0 {
 		return nil
 	}
-	list, err := p.list()
+	list, base, err := p.list()
 	if err != nil {
 		return err
 	}
-	for _, m := range list {
+	p.progress = newUIDProgress(base, list)
+	defer p.saveCheckpoint()
+	for i, m := range list {
 		err := ctx.Err()
 		if err == nil {
-			err = p.message(hard, m)
+			err = p.message(hard, i, m)
 		}
 		if err == nil && p.pendingCount() >= expungeBatch {
 			err = p.expunge()
@@ -380,18 +383,19 @@ func (f *Fetcher) dialIMAP(ctx context.Context, acct *config.Account, log *slog.
 	return c, d, nil
 }
 
-// list returns the UIDs and sizes to look at, in ascending UID order.
-func (p *imapPass) list() ([]uidSize, error) {
+// list returns the UIDs and sizes to look at, in ascending UID order, and
+// the checkpoint it starts after (0 for the whole mailbox).
+func (p *imapPass) list() (list []uidSize, base uint32, err error) {
 	from := imap.UID(1)
 	if p.acct.KeepMails && p.f.checkpoints != nil {
 		validity, last, err := p.f.checkpoints.Checkpoint(p.acct.Name, p.mailbox)
 		if err != nil {
-			return nil, fmt.Errorf("checkpoint: %w", err)
+			return nil, 0, fmt.Errorf("checkpoint: %w", err)
 		}
 		switch {
 		case validity == p.validity && validity != 0:
 			if last == ^uint32(0) {
-				return nil, nil
+				return nil, last, nil
 			}
 			from = imap.UID(last) + 1
 		case validity != 0:
@@ -404,7 +408,6 @@ func (p *imapPass) list() ([]uidSize, error) {
 	set.AddRange(from, 0) // from:*
 	cmd := p.c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true})
 	defer cmd.Close()
-	var list []uidSize
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		var m uidSize
 		for item := msg.Next(); item != nil; item = msg.Next() {
@@ -421,19 +424,37 @@ func (p *imapPass) list() ([]uidSize, error) {
 		}
 	}
 	if err := cmd.Close(); err != nil {
-		return nil, fmt.Errorf("listing uids: %w", err)
+		return nil, 0, fmt.Errorf("listing uids: %w", err)
 	}
 	slices.SortFunc(list, func(a, b uidSize) int { return cmp.Compare(a.uid, b.uid) })
-	return list, nil
+	return list, uint32(from) - 1, nil
 }
 
-// message fetches, archives and schedules the deletion of one message. An
-// error ends the pass.
-func (p *imapPass) message(ctx context.Context, m uidSize) error {
+// saveCheckpoint raises the mailbox's checkpoint to what the pass archived
+// without a gap, once no message is in flight any more. The transactions
+// that archived the messages wrote a checkpoint each, but one that lags
+// behind by the messages archived concurrently. A failure is logged: the
+// next pass then fetches some archived messages again, and the archive
+// deduplicates them.
+func (p *imapPass) saveCheckpoint() {
+	if p.f.checkpoints == nil || p.validity == 0 {
+		return
+	}
+	p.win.wg.Wait()
+	if last := p.progress.upTo(); last > p.progress.base {
+		err := p.f.checkpoints.SetCheckpoint(p.acct.Name, p.mailbox, p.validity, last)
+		logCheck(p.log, err, "saving the checkpoint")
+	}
+}
+
+// message fetches, archives and schedules the deletion of message i of the
+// pass's list. An error ends the pass.
+func (p *imapPass) message(ctx context.Context, i int, m uidSize) error {
 	log := p.log.With("uid", uint32(m.uid))
 	if m.size > p.max {
 		p.res.Seen++
 		p.tooLarge(log, m.uid, m.size)
+		p.progress.markDone(i)
 		return nil
 	}
 
@@ -452,12 +473,14 @@ func (p *imapPass) message(ctx context.Context, m uidSize) error {
 	size, err := p.fetchBody(m.uid, sp)
 	if errors.Is(err, errVanished) {
 		log.Info("message was expunged by someone else before it was fetched")
+		p.progress.markDone(i)
 		return nil
 	}
 	p.res.Seen++
 	switch {
 	case errors.Is(err, errTooLarge):
 		p.tooLarge(log, m.uid, size)
+		p.progress.markDone(i)
 		return nil
 	case err != nil:
 		p.count(func(r *Result) { r.Failed++ })
@@ -469,6 +492,7 @@ func (p *imapPass) message(ctx context.Context, m uidSize) error {
 		Mailbox:     p.mailbox,
 		UIDValidity: p.validity,
 		UID:         uint32(m.uid),
+		Checkpoint:  p.progress.upToWith(i),
 		Size:        size,
 		Fetched:     time.Now(),
 		Body:        sp,
@@ -481,6 +505,7 @@ func (p *imapPass) message(ctx context.Context, m uidSize) error {
 			return fmt.Errorf("uid %d: %w", m.uid, err)
 		}
 		log.Debug("archived", "size", size)
+		p.progress.markDone(i)
 		p.f.status.archived(p.acct.Name, size)
 		p.mu.Lock()
 		defer p.mu.Unlock()

@@ -170,6 +170,53 @@ func TestPollKeepMails(t *testing.T) {
 	}
 }
 
+// TestPollKeepMailsFailure: with keep_mails, a message whose archiving
+// failed while later ones of the window were archived is fetched again by
+// the next pass: the checkpoint does not pass it.
+func TestPollKeepMailsFailure(t *testing.T) {
+	srv := dovecottest.Start(t, dovecottest.Options{})
+	msgs := corpusMessages(t, 6)
+	for _, m := range msgs {
+		srv.Deliver(t, srv.User, m)
+	}
+	acct := srv.Account("journal", config.SecuritySTARTTLS)
+	acct.KeepMails = true
+
+	sinkErr := errors.New("temporary trouble")
+	sink := &testSink{}
+	sink.fail = func(m *Message) error {
+		if m.UID != 2 {
+			return nil
+		}
+		// Fail only once UIDs 3 to 6 are archived.
+		deadline := time.Now().Add(10 * time.Second)
+		for len(sink.records()) < 5 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		return sinkErr
+	}
+	f := New(Options{Sink: sink, Checkpoints: sink, Logger: testLogger(t, nil), TempDir: t.TempDir()})
+	res, err := f.Poll(context.Background(), acct)
+	if !errors.Is(err, sinkErr) {
+		t.Fatalf("Poll = %v; want the sink's error", err)
+	}
+	checkResult(t, res, Result{Account: "journal", Seen: 6, Archived: 5, Failed: 1})
+	if _, last, _ := sink.Checkpoint("journal", "INBOX"); last != 1 {
+		t.Fatalf("checkpoint after UID 2 failed: %d; want 1", last)
+	}
+
+	// The next pass fetches UID 2 again, and the ones after it.
+	sink.fail = nil
+	checkResult(t, poll(t, f, acct), Result{Account: "journal", Seen: 5, Archived: 5})
+	if got, want := sink.sums("journal"), sortedSums(append(slices.Clone(msgs), msgs[2:]...)); !slices.Equal(got, want) {
+		t.Fatalf("archived bodies differ from the delivered ones (UID 2 lost?)")
+	}
+	if _, last, _ := sink.Checkpoint("journal", "INBOX"); last != 6 {
+		t.Fatalf("checkpoint after the second pass: %d; want 6", last)
+	}
+	checkResult(t, poll(t, f, acct), Result{Account: "journal"})
+}
+
 func TestPollMaxMessageSize(t *testing.T) {
 	srv := dovecottest.Start(t, dovecottest.Options{})
 	small := corpusMessages(t, 2)

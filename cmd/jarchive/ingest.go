@@ -63,9 +63,10 @@ func (in *ingest) Archive(ctx context.Context, m *fetch.Message) error {
 func (in *ingest) archive(ctx context.Context, m *fetch.Message, mode config.EnvelopeMode) error {
 	env := parseEnvelope(m, mode)
 	incoming := &archive.Incoming{
-		Body:     m.Body,
-		Size:     m.Size,
-		Envelope: env,
+		Body:       m.Body,
+		Size:       m.Size,
+		Envelope:   env,
+		Checkpoint: m.Checkpoint,
 		Source: archive.Source{
 			Account:     m.Account,
 			Mailbox:     m.Mailbox,
