@@ -207,8 +207,6 @@ type Archive struct {
 	commits  atomic.Int64 // group commits done, for tests and benchmarks
 
 	failCommit func() error // tests: fail the database commit
-
-	trimStop, trimDone chan struct{} // trimMapped
 }
 
 // Options for Open. The zero value is a read-write archive without
@@ -298,39 +296,27 @@ func Open(dir string, opts Options) (*Archive, error) {
 		n := max(runtime.GOMAXPROCS(0), 2)
 		a.compressors = make(chan struct{}, n)
 	}
-	a.trimStop, a.trimDone = make(chan struct{}), make(chan struct{})
-	go a.trimMapped()
 	return a, nil
 }
 
-// trimInterval is how often trimMapped unmaps meta.db's pages.
-const trimInterval = 250 * time.Millisecond
-
-// trimMapped unmaps the pages of meta.db from the process every
-// trimInterval (Linux; dropMapped). bbolt reads the database through a
-// shared mapping of the whole file, and every page a lookup touches stays
-// mapped, and counted in the process's RSS, until the file is closed: a
-// dedup check or a Message-ID lookup reads leaf pages at random keys, so
-// an import into a 200,000-message archive (meta.db 416 MB) soon had most
-// of the file mapped, and on kernels that cache files in large folios a
-// fault maps the whole folio. The pages stay in the page cache, which the
-// kernel reclaims as it needs; what the process holds mapped is then what
-// it touched in the last interval, as if it read the file with pread, as
-// notmuch and mu do. A page used again is mapped again by a minor fault.
-func (a *Archive) trimMapped() {
-	defer close(a.trimDone)
-	t := time.NewTicker(trimInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-a.trimStop:
-			return
-		case <-t.C:
-		}
-		if err := dropMapped(a.db); err != nil {
-			a.logger.Debug("archive: unmap meta.db pages", "err", err)
-		}
+// ReleaseMapped drops meta.db's pages from the process (Linux; elsewhere it
+// does nothing). bbolt reads the database through a shared mapping of the
+// whole file, and every page a lookup touches stays mapped, and counted in
+// the process's RSS, until the file is closed: a dedup check or a
+// Message-ID lookup reads leaf pages at random keys, so an import into a
+// 200,000-message archive (meta.db 416 MB) soon had most of the file
+// mapped, and on kernels that cache files in large folios a fault maps the
+// whole folio. The pages stay in the page cache, which the kernel reclaims
+// as it needs, and a page used again is mapped again by a minor fault.
+// jarchive calls it when the mapped part grew (cmd/jarchive/mapped.go), so
+// that what the process holds mapped is what it recently touched, as if it
+// read the file with pread, as notmuch and mu do. Safe for concurrent use
+// with everything but Close.
+func (a *Archive) ReleaseMapped() error {
+	if err := dropMapped(a.db); err != nil {
+		return fmt.Errorf("archive: release mapped pages: %w", err)
 	}
+	return nil
 }
 
 // init creates the buckets of a new archive, checks the format of an
@@ -424,8 +410,6 @@ func (a *Archive) Close() error {
 	if a.fsFile != nil {
 		a.fsFile.Close()
 	}
-	close(a.trimStop)
-	<-a.trimDone
 	return a.db.Close()
 }
 

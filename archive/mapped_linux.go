@@ -12,7 +12,7 @@ import (
 )
 
 // dropMapped unmaps meta.db's pages from the process, leaving them in the
-// page cache (see trimMapped). It runs in a read transaction, which keeps
+// page cache (see ReleaseMapped). It runs in a read transaction, which keeps
 // bbolt from remapping the file meanwhile: the range advised is bbolt's
 // mapping and nothing else, so MADV_DONTNEED can only drop file pages
 // (bbolt maps the file read-only and shared), never zero memory.

@@ -9,15 +9,10 @@ import (
 	"testing"
 )
 
-// TestDropMapped: after dropMapped no page of meta.db is mapped in the
+// TestReleaseMapped: after ReleaseMapped no page of meta.db is mapped in the
 // process, and everything reads as before.
-func TestDropMapped(t *testing.T) {
+func TestReleaseMapped(t *testing.T) {
 	a := TestArchive(t)
-	// The test measures on its own: no trim in between.
-	close(a.trimStop)
-	<-a.trimDone
-	a.trimStop, a.trimDone = make(chan struct{}), make(chan struct{})
-	close(a.trimDone)
 
 	var ids []string
 	for i := range 300 {
@@ -40,12 +35,12 @@ func TestDropMapped(t *testing.T) {
 	if before < 256 {
 		t.Fatalf("%d KiB of meta.db mapped after reading every record; want more", before)
 	}
-	if err := dropMapped(a.db); err != nil {
+	if err := a.ReleaseMapped(); err != nil {
 		t.Fatal(err)
 	}
-	// The transaction dropMapped runs in maps its meta page again.
+	// The transaction ReleaseMapped runs in maps its meta page again.
 	if rss := mappedRSS(t, a); rss > 64 {
-		t.Errorf("%d KiB of meta.db mapped after dropMapped (%d before); want at most 64", rss, before)
+		t.Errorf("%d KiB of meta.db mapped after ReleaseMapped (%d before); want at most 64", rss, before)
 	}
 	read()
 	if rss := mappedRSS(t, a); rss == 0 {

@@ -80,9 +80,6 @@ type Index struct {
 	cur     *generation // after Close, the closed one: its methods fail
 	rebuild *Rebuild    // running rebuild, or nil
 	closed  bool
-
-	trimStop, trimDone chan struct{} // trimMapped
-	stopTrim           sync.Once
 }
 
 // generation is one bleve index in a gen-NNNNNN directory.
@@ -108,11 +105,7 @@ func Open(dir string, logger *slog.Logger) (*Index, error) {
 	cur, err := os.ReadFile(filepath.Join(dir, currentFile))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := ix.create(); err != nil {
-			return nil, err
-		}
-		ix.startTrim()
-		return ix, nil
+		return ix, ix.create()
 	case err != nil:
 		return nil, fmt.Errorf("open index: %w", err)
 	}
@@ -132,54 +125,39 @@ func Open(dir string, logger *slog.Logger) (*Index, error) {
 	n, _ := g.idx.DocCount()
 	wm, _ := ix.Watermark()
 	logger.Debug("index opened", "dir", g.dir, "docs", n, "watermark", wm)
-	ix.startTrim()
 	return ix, nil
 }
 
-// trimInterval is how often trimMapped unmaps the segments' pages.
-var trimInterval = 250 * time.Millisecond
-
-func (ix *Index) startTrim() {
-	ix.trimStop, ix.trimDone = make(chan struct{}), make(chan struct{})
-	go ix.trimMapped()
-}
-
-// trimMapped unmaps the pages of the index's segment files from the
-// process every trimInterval (Linux; dropSegments). zapx reads a segment
-// through a shared mapping of the whole file, and every page a search or a
-// merge touches stays mapped, and counted in the process's RSS, until the
-// segment is closed. Merges read their segments whole, and the updates of
-// each batch look up the new documents' ids in every segment, so the
-// mapped part grew with the archive: at 200,000 messages it was 230 MB of
-// the import's peak RSS of 408 MB. The pages stay in the page cache, which
-// the kernel reclaims as it needs; a page used again is mapped again by a
-// minor fault. The archive does the same with meta.db (archive.trimMapped).
-func (ix *Index) trimMapped() {
-	defer close(ix.trimDone)
-	t := time.NewTicker(trimInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ix.trimStop:
-			return
-		case <-t.C:
-		}
-		// Under ix.mu no generation is closed (Close, Finish and Abort
-		// take it before they close one).
-		ix.mu.RLock()
-		if !ix.closed {
-			gens := []*generation{ix.cur}
-			if ix.rebuild != nil {
-				gens = append(gens, ix.rebuild.g)
-			}
-			for _, g := range gens {
-				if err := dropSegments(g.idx); err != nil {
-					ix.logger.Debug("index: unmap segment pages", "dir", g.dir, "err", err)
-				}
-			}
-		}
-		ix.mu.RUnlock()
+// ReleaseMapped drops the pages of the index's segment files from the
+// process (Linux; dropSegments; elsewhere it does nothing). zapx reads a
+// segment through a shared mapping of the whole file, and every page a
+// search or a merge touches stays mapped, and counted in the process's
+// RSS, until the segment is closed. Merges read their segments whole, and
+// the updates of each batch look up the new documents' ids in every
+// segment, so the mapped part grew with the archive: at 200,000 messages
+// it was 230 MB of the import's peak RSS of 408 MB. The pages stay in the
+// page cache, which the kernel reclaims as it needs; a page used again is
+// mapped again by a minor fault. jarchive calls it when the mapped part
+// grew (cmd/jarchive/mapped.go), as it does archive.ReleaseMapped.
+func (ix *Index) ReleaseMapped() error {
+	// Under ix.mu no generation is closed (Close, Finish and Abort take it
+	// before they close one).
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if ix.closed {
+		return nil
 	}
+	gens := []*generation{ix.cur}
+	if ix.rebuild != nil {
+		gens = append(gens, ix.rebuild.g)
+	}
+	var errs []error
+	for _, g := range gens {
+		if err := dropSegments(g.idx); err != nil {
+			errs = append(errs, fmt.Errorf("index %s: release mapped pages: %w", g.dir, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // create makes a new index in an empty (or missing) dir: generation 1, then
@@ -369,10 +347,6 @@ func (ix *Index) current() (*generation, func()) {
 // Close closes the index, and a rebuild that was neither finished nor
 // aborted (its directory is removed at the next Open).
 func (ix *Index) Close() error {
-	ix.stopTrim.Do(func() {
-		close(ix.trimStop)
-		<-ix.trimDone
-	})
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.closed {

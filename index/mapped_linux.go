@@ -9,7 +9,7 @@ import (
 )
 
 // dropSegments unmaps the pages of idx's segment files from the process,
-// leaving them in the page cache (see Index.trimMapped). It holds a reader
+// leaving them in the page cache (see Index.ReleaseMapped). It holds a reader
 // of the index while it works: a scorch snapshot keeps a reference to each
 // of its segments, so none is closed, and its mapping cannot be unmapped
 // and the address reused, before the reader is closed. zapx maps segment

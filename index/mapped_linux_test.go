@@ -6,16 +6,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
-// TestDropSegments: after dropSegments no page of a segment file is mapped
+// TestReleaseMapped: after ReleaseMapped no page of a segment file is mapped
 // in the process, and searches find what they found before.
-func TestDropSegments(t *testing.T) {
-	// The test measures on its own: no trim in between.
-	defer func(d time.Duration) { trimInterval = d }(trimInterval)
-	trimInterval = time.Hour
-
+func TestReleaseMapped(t *testing.T) {
 	ix, _ := newTestIndex(t, 5000)
 	dir := ix.dir
 	if err := ix.Close(); err != nil {
@@ -47,16 +42,13 @@ func TestDropSegments(t *testing.T) {
 	if before < 256 {
 		t.Fatalf("%d KiB of segment files mapped after searching; want more", before)
 	}
-	g, release := ix.current()
-	err = dropSegments(g.idx)
-	release()
-	if err != nil {
+	if err := ix.ReleaseMapped(); err != nil {
 		t.Fatal(err)
 	}
 	after := segmentRSS(t, dir)
-	t.Logf("segment files: %d KiB mapped before dropSegments, %d after", before, after)
+	t.Logf("segment files: %d KiB mapped before ReleaseMapped, %d after", before, after)
 	if rss := after; rss > 64 {
-		t.Errorf("%d KiB of segment files mapped after dropSegments (%d before); want at most 64", rss, before)
+		t.Errorf("%d KiB of segment files mapped after ReleaseMapped (%d before); want at most 64", rss, before)
 	}
 	search()
 	if rss := segmentRSS(t, dir); rss == 0 {

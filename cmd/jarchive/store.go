@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,8 @@ type store struct {
 
 	// fetcher is the daemon's Fetcher, set by serve, for "accounts".
 	fetcher atomic.Pointer[fetch.Fetcher]
+
+	stopWatch func() // ends watchMapped (mapped.go)
 }
 
 // config returns the configuration in force.
@@ -88,7 +91,28 @@ func openStore(cfg *config.Config, logger *slog.Logger) (*store, error) {
 	dir := directory.Open(cfg, filepath.Join(cfg.Archive.Dir, directory.StateFile), logger)
 	st := &store{arc: arc, idx: idx, logger: logger, dir: dir}
 	st.cfg.Store(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		watchMapped(ctx, st.releaseMapped, logger)
+	}()
+	st.stopWatch = func() {
+		cancel()
+		<-done
+	}
 	return st, nil
+}
+
+// releaseMapped drops the archive's and the index's mapped file pages
+// (mapped.go).
+func (s *store) releaseMapped() {
+	if err := s.arc.ReleaseMapped(); err != nil {
+		s.logger.Debug("release mapped pages", "err", err)
+	}
+	if err := s.idx.ReleaseMapped(); err != nil {
+		s.logger.Debug("release mapped pages", "err", err)
+	}
 }
 
 // location is the archive's time zone, for search dates.
@@ -100,6 +124,7 @@ func (s *store) location() *time.Location {
 }
 
 func (s *store) Close() error {
+	s.stopWatch()
 	err := s.idx.Close()
 	if cerr := s.arc.Close(); err == nil {
 		err = cerr
