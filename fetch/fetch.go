@@ -14,7 +14,8 @@
 // sent for each archived message and QUIT makes the deletions happen (RFC
 // 1939 section 6): a connection that breaks before QUIT deletes nothing. A
 // sink error ends the pass (after deleting what was archived before it) and
-// leaves that message on the server. A crash or a broken connection between
+// leaves that message on the server; one that fails in maxArchiveFailures
+// passes in a row is passed over (failures.go). A crash or a broken connection between
 // Archive and the deletion leaves the message on the server too, so the
 // next pass fetches it again and the archive deduplicates it.
 //
@@ -234,7 +235,8 @@ type Fetcher struct {
 	checkpoints Checkpoints
 	log         *slog.Logger
 	tempDir     string
-	tooLarge    sync.Map      // tooLargeKey -> true: messages already warned about
+	tooLarge    sync.Map      // messageKey -> true: messages already warned about
+	failures    failureCounts // messages whose archiving failed (failures.go)
 	window      int           // messages in Sink.Archive at once, per pass
 	grace       time.Duration // after ctx ends, how long a pass may finish
 	status      statusRegistry

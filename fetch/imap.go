@@ -451,6 +451,14 @@ func (p *imapPass) saveCheckpoint() {
 // pass's list. An error ends the pass.
 func (p *imapPass) message(ctx context.Context, i int, m uidSize) error {
 	log := p.log.With("uid", uint32(m.uid))
+	key := p.key(m.uid)
+	if p.f.failures.passedOver(key) {
+		p.res.Seen++
+		p.count(func(r *Result) { r.Failed++ })
+		log.Debug("passed over: archiving it failed in passes in a row")
+		p.progress.markDone(i)
+		return nil
+	}
 	if m.size > p.max {
 		p.res.Seen++
 		p.tooLarge(log, m.uid, m.size)
@@ -502,9 +510,11 @@ func (p *imapPass) message(ctx context.Context, i int, m uidSize) error {
 		defer sp.remove(log)
 		if err := p.f.sink.Archive(ctx, msg); err != nil {
 			p.count(func(r *Result) { r.Failed++ })
+			p.f.failures.failed(key, err, log)
 			return fmt.Errorf("uid %d: %w", m.uid, err)
 		}
 		log.Debug("archived", "size", size)
+		p.f.failures.archived(key)
 		p.progress.markDone(i)
 		p.f.status.archived(p.acct.Name, size)
 		p.mu.Lock()
@@ -538,16 +548,20 @@ func (p *imapPass) pendingCount() int {
 func (p *imapPass) tooLarge(log *slog.Logger, uid imap.UID, size int64) {
 	p.res.TooLarge++
 	level := slog.LevelWarn
-	if _, seen := p.f.tooLarge.LoadOrStore(tooLargeKey{account: p.acct.Name, mailbox: p.mailbox, validity: p.validity, uid: uint32(uid)}, true); seen {
+	if _, seen := p.f.tooLarge.LoadOrStore(p.key(uid), true); seen {
 		level = slog.LevelDebug
 	}
 	log.Log(context.Background(), level, "message larger than max_message_size left on the server",
 		"size", size, "max_message_size", p.max)
 }
 
-// tooLargeKey names a message left on the server for its size: by
-// mailbox, UIDVALIDITY and UID for IMAP, by UIDL for POP3.
-type tooLargeKey struct {
+func (p *imapPass) key(uid imap.UID) messageKey {
+	return messageKey{account: p.acct.Name, mailbox: p.mailbox, validity: p.validity, uid: uint32(uid)}
+}
+
+// messageKey names a message on a server: by mailbox, UIDVALIDITY and UID
+// for IMAP, by UIDL for POP3 (by number when the server has no UIDL).
+type messageKey struct {
 	account, mailbox string
 	validity, uid    uint32
 	uidl             string
@@ -564,35 +578,34 @@ func (p *imapPass) fetchBody(uid imap.UID, sp *spool) (int64, error) {
 	defer cmd.Close()
 
 	var (
-		size  int64
-		found bool
-		err   error
+		size    int64
+		found   bool
+		replied bool
+		err     error
 	)
-	msg := cmd.Next()
-	if msg == nil {
-		if err := cmd.Close(); err != nil {
-			return 0, fmt.Errorf("fetch body: %w", err)
-		}
-		return 0, errVanished
-	}
-	for item := msg.Next(); item != nil; item = msg.Next() {
-		body, ok := item.(imapclient.FetchItemDataBodySection)
-		if !ok || found {
-			continue
-		}
-		found = true
-		if body.Literal == nil {
-			err = errors.New("server returned NIL for BODY[]")
-			continue
-		}
-		if n := body.Literal.Size(); n > p.max {
-			// msg.Next discards the literal without spooling it.
-			size, err = n, errTooLarge
-			continue
-		}
-		size, err = io.Copy(sp, io.LimitReader(body.Literal, p.max+1))
-		if err == nil && size > p.max {
-			err = errTooLarge
+	// A FETCH response that another client's flag change caused may come
+	// first, with the UID but without BODY[]: the body is in a later one.
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		replied = true
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			body, ok := item.(imapclient.FetchItemDataBodySection)
+			if !ok || found {
+				continue
+			}
+			found = true
+			if body.Literal == nil {
+				err = errors.New("server returned NIL for BODY[]")
+				continue
+			}
+			if n := body.Literal.Size(); n > p.max {
+				// msg.Next discards the literal without spooling it.
+				size, err = n, errTooLarge
+				continue
+			}
+			size, err = io.Copy(sp, io.LimitReader(body.Literal, p.max+1))
+			if err == nil && size > p.max {
+				err = errTooLarge
+			}
 		}
 	}
 	if cerr := cmd.Close(); cerr != nil {
@@ -601,8 +614,13 @@ func (p *imapPass) fetchBody(uid imap.UID, sp *spool) (int64, error) {
 	if err != nil {
 		return size, err
 	}
-	if !found {
+	switch {
+	case !replied:
+		// No FETCH response at all: the UID is gone.
 		return 0, errVanished
+	case !found:
+		// Not passed over as vanished: the checkpoint would pass it.
+		return 0, errors.New("the server answered UID FETCH without the message's body")
 	}
 	return size, nil
 }

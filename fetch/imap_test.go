@@ -170,15 +170,23 @@ func TestPollKeepMails(t *testing.T) {
 	}
 }
 
+// startWithCorpus starts a Dovecot whose mailbox holds n corpus messages,
+// which it returns in the order of their UIDs.
+func startWithCorpus(t *testing.T, n int) (*dovecottest.Server, [][]byte) {
+	t.Helper()
+	srv := dovecottest.Start(t, dovecottest.Options{})
+	msgs := corpusMessages(t, n)
+	for _, m := range msgs {
+		srv.Deliver(t, srv.User, m)
+	}
+	return srv, msgs
+}
+
 // TestPollKeepMailsFailure: with keep_mails, a message whose archiving
 // failed while later ones of the window were archived is fetched again by
 // the next pass: the checkpoint does not pass it.
 func TestPollKeepMailsFailure(t *testing.T) {
-	srv := dovecottest.Start(t, dovecottest.Options{})
-	msgs := corpusMessages(t, 6)
-	for _, m := range msgs {
-		srv.Deliver(t, srv.User, m)
-	}
+	srv, msgs := startWithCorpus(t, 6)
 	acct := srv.Account("journal", config.SecuritySTARTTLS)
 	acct.KeepMails = true
 
@@ -215,6 +223,60 @@ func TestPollKeepMailsFailure(t *testing.T) {
 		t.Fatalf("checkpoint after the second pass: %d; want 6", last)
 	}
 	checkResult(t, poll(t, f, acct), Result{Account: "journal"})
+}
+
+// TestPollPoisonMessage: a message whose archiving fails on every pass is
+// passed over after maxArchiveFailures passes, with one ERROR, and stays on
+// the server; the mail after it is archived. With keep_mails the
+// checkpoint then passes it; without, later passes count it Failed.
+func TestPollPoisonMessage(t *testing.T) {
+	for _, keep := range []bool{true, false} {
+		t.Run(fmt.Sprintf("keep_mails=%v", keep), func(t *testing.T) {
+			srv, msgs := startWithCorpus(t, 8)
+			acct := srv.Account("journal", config.SecuritySTARTTLS)
+			acct.KeepMails = keep
+			sink := &testSink{fail: func(m *Message) error {
+				if m.UID == 2 {
+					return errors.New("this message always fails")
+				}
+				return nil
+			}}
+			var logs syncBuf
+			f := New(Options{Sink: sink, Checkpoints: sink, Logger: testLogger(t, &logs), TempDir: t.TempDir(), Window: 2})
+			for pass := 1; pass <= maxArchiveFailures; pass++ {
+				if _, err := f.Poll(context.Background(), acct); err == nil {
+					t.Fatalf("pass %d: no error; want the sink's", pass)
+				}
+			}
+			res := poll(t, f, acct)
+			if res.Failed != 1 {
+				t.Errorf("pass after %d failures: %+v; want 1 failed (passed over)", maxArchiveFailures, res)
+			}
+			var got []string
+			for _, sum := range sink.sums("journal") {
+				if len(got) == 0 || got[len(got)-1] != sum {
+					got = append(got, sum)
+				}
+			}
+			rest := append(slices.Clone(msgs[:1]), msgs[2:]...)
+			if want := sortedSums(rest); !slices.Equal(got, want) {
+				t.Errorf("archived %d distinct messages; want the %d other than UID 2", len(got), len(want))
+			}
+			if n := strings.Count(logs.String(), "level=ERROR msg=\"archiving this message failed"); n != 1 {
+				t.Errorf("%d ERROR lines about the message; want 1", n)
+			}
+			want := Result{Account: "journal"}
+			if !keep {
+				want.Seen, want.Failed = 1, 1 // listed again, passed over again
+				if got := srv.Count(t, srv.User); got != 1 {
+					t.Errorf("mailbox holds %d messages; want the failing one", got)
+				}
+			} else if _, last, _ := sink.Checkpoint("journal", "INBOX"); last != 8 {
+				t.Errorf("checkpoint %d; want 8", last)
+			}
+			checkResult(t, poll(t, f, acct), want)
+		})
+	}
 }
 
 func TestPollMaxMessageSize(t *testing.T) {

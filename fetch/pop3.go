@@ -645,6 +645,15 @@ func (p *pop3Pass) message(ctx context.Context, m pop3Msg) error {
 			return nil
 		}
 	}
+	// Failures are counted by UIDL only: message numbers change when
+	// messages are deleted.
+	key := messageKey{account: p.acct.Name, uidl: m.uidl}
+	if m.uidl != "" && p.f.failures.passedOver(key) {
+		p.res.Seen++
+		p.count(func(r *Result) { r.Failed++ })
+		log.Debug("passed over: archiving it failed in passes in a row")
+		return nil
+	}
 	if m.size > p.max || p.f.lying(p.acct.Name, m.uidl) {
 		p.res.Seen++
 		p.tooLarge(log, m, max(m.size, p.max+1))
@@ -687,9 +696,15 @@ func (p *pop3Pass) message(ctx context.Context, m pop3Msg) error {
 		defer sp.remove(log)
 		if err := p.f.sink.Archive(ctx, msg); err != nil {
 			p.count(func(r *Result) { r.Failed++ })
+			if m.uidl != "" {
+				p.f.failures.failed(key, err, log)
+			}
 			return fmt.Errorf("msg %d: %w", m.num, err)
 		}
 		log.Debug("archived", "size", size)
+		if m.uidl != "" {
+			p.f.failures.archived(key)
+		}
 		p.f.status.archived(p.acct.Name, size)
 		if p.seen != nil && m.uidl != "" {
 			p.seen.add(m.uidl)
@@ -732,7 +747,7 @@ func (p *pop3Pass) count(fn func(*Result)) {
 func (p *pop3Pass) tooLarge(log *slog.Logger, m pop3Msg, size int64) {
 	p.res.TooLarge++
 	level := slog.LevelWarn
-	key := tooLargeKey{account: p.acct.Name, uidl: m.uidl, uid: uint32(m.num)}
+	key := messageKey{account: p.acct.Name, uidl: m.uidl, uid: uint32(m.num)}
 	if m.uidl != "" {
 		key.uid = 0
 	}

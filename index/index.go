@@ -140,8 +140,9 @@ func Open(dir string, logger *slog.Logger) (*Index, error) {
 // mapped again by a minor fault. jarchive calls it when the mapped part
 // grew (cmd/jarchive/mapped.go), as it does archive.ReleaseMapped.
 func (ix *Index) ReleaseMapped() error {
-	// Under ix.mu no generation is closed (Close, Finish and Abort take it
-	// before they close one).
+	// No generation reachable under ix.mu is closed while it is held:
+	// Close closes under the lock, and Finish and Abort detach the
+	// generation they close under it and close it after.
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if ix.closed {
