@@ -179,6 +179,9 @@ if [[ $MODE == scale ]]; then
 		rate=$(awk -v n="$n" -v w="$WALL" 'BEGIN {printf "%.0f", n/w}')
 		store=$(cd "$R/data" && mb meta.db blobs)
 		index=$(mb "$R/data/index")
+		# The searches are timed once the chunk's data is written back,
+		# not while the kernel writes it.
+		sync
 		read -r common _ < <(inproc "$CONF" please)
 		read -r rare _ < <(inproc "$CONF" "${RARE:-zzzz}")
 		read -r from _ < <(inproc "$CONF" from:anna.berg@contoso.com)
