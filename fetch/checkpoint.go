@@ -32,9 +32,16 @@ func (u *uidProgress) markDone(i int) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.done[i] = true
-	for u.first < len(u.done) && u.done[u.first] {
-		u.first++
+	u.first = u.undoneFrom(u.first)
+}
+
+// undoneFrom returns the index of the first message not done at or after
+// i (len of the list when there is none).
+func (u *uidProgress) undoneFrom(i int) int {
+	for i < len(u.done) && u.done[i] {
+		i++
 	}
+	return i
 }
 
 // upTo returns the highest UID at or below which everything is done (base
@@ -53,10 +60,7 @@ func (u *uidProgress) upToWith(i int) uint32 {
 	defer u.mu.Unlock()
 	first := u.first
 	if first == i {
-		first++
-		for first < len(u.done) && u.done[first] {
-			first++
-		}
+		first = u.undoneFrom(i + 1)
 	}
 	return u.upToLocked(first)
 }

@@ -15,9 +15,10 @@
 // 1939 section 6): a connection that breaks before QUIT deletes nothing. A
 // sink error ends the pass (after deleting what was archived before it) and
 // leaves that message on the server; one that fails in maxArchiveFailures
-// passes in a row is passed over (failures.go). A crash or a broken connection between
-// Archive and the deletion leaves the message on the server too, so the
-// next pass fetches it again and the archive deduplicates it.
+// passes in a row is passed over (failures.go). A crash or a broken
+// connection between Archive and the deletion leaves the message on the
+// server too, so the next pass fetches it again and the archive
+// deduplicates it.
 //
 // # IMAP pass
 //
@@ -29,7 +30,7 @@
 // UIDVALIDITY matches the mailbox's, only UIDs above the checkpoint are
 // fetched (RFC 3501 6.4.8: "n:*" also returns the highest UID when it is
 // below n, so the list is filtered). The checkpoint only ever covers UIDs
-// up to the first one of a pass that failed (see progress), so a message
+// up to the first one of a pass that failed (see uidProgress), so a message
 // whose archiving failed while later ones of the window were archived is
 // fetched again by the next pass; the later ones come again too and the
 // archive deduplicates them.

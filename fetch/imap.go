@@ -440,7 +440,7 @@ func (p *imapPass) saveCheckpoint() {
 	if p.f.checkpoints == nil || p.validity == 0 {
 		return
 	}
-	p.win.wg.Wait()
+	p.win.wait() // its error is the pass's
 	if last := p.progress.upTo(); last > p.progress.base {
 		err := p.f.checkpoints.SetCheckpoint(p.acct.Name, p.mailbox, p.validity, last)
 		logCheck(p.log, err, "saving the checkpoint")

@@ -647,7 +647,7 @@ func (p *pop3Pass) message(ctx context.Context, m pop3Msg) error {
 	}
 	// Failures are counted by UIDL only: message numbers change when
 	// messages are deleted.
-	key := messageKey{account: p.acct.Name, uidl: m.uidl}
+	key := p.key(m)
 	if m.uidl != "" && p.f.failures.passedOver(key) {
 		p.res.Seen++
 		p.count(func(r *Result) { r.Failed++ })
@@ -742,16 +742,20 @@ func (p *pop3Pass) count(fn func(*Result)) {
 	p.mu.Unlock()
 }
 
+// key names m: by UIDL, or by number when the server has no UIDL.
+func (p *pop3Pass) key(m pop3Msg) messageKey {
+	if m.uidl != "" {
+		return messageKey{account: p.acct.Name, uidl: m.uidl}
+	}
+	return messageKey{account: p.acct.Name, uid: uint32(m.num)}
+}
+
 // tooLarge counts a message left on the server for its size, logged at WARN
 // once per process.
 func (p *pop3Pass) tooLarge(log *slog.Logger, m pop3Msg, size int64) {
 	p.res.TooLarge++
 	level := slog.LevelWarn
-	key := messageKey{account: p.acct.Name, uidl: m.uidl, uid: uint32(m.num)}
-	if m.uidl != "" {
-		key.uid = 0
-	}
-	if _, seen := p.f.tooLarge.LoadOrStore(key, true); seen {
+	if _, seen := p.f.tooLarge.LoadOrStore(p.key(m), true); seen {
 		level = slog.LevelDebug
 	}
 	log.Log(context.Background(), level, "message larger than max_message_size left on the server",
