@@ -578,13 +578,23 @@ func (s *textSink) put(p []byte, final bool) error {
 			return errTextFull
 		}
 		c := p[i]
-		if c < utf8.RuneSelf {
-			if c <= ' ' || c == 0x7f {
-				s.space = true
-			} else {
-				s.byte(c)
-			}
+		if c <= ' ' || c == 0x7f {
+			s.space = true
 			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			// A run of printable ASCII, most text, in one write.
+			j := i + 1
+			for j < len(p) && p[j] > ' ' && p[j] < 0x7f {
+				j++
+			}
+			s.sep()
+			n := max(min(j-i, s.part, s.total), 0)
+			s.b.Write(p[i : i+n])
+			s.part -= n
+			s.total -= n
+			i += n
 			continue
 		}
 		r, n := utf8.DecodeRune(p[i:])
@@ -614,13 +624,6 @@ func (s *textSink) sep() {
 		s.total--
 	}
 	s.space = false
-}
-
-func (s *textSink) byte(c byte) {
-	s.sep()
-	s.b.WriteByte(c)
-	s.part--
-	s.total--
 }
 
 func (s *textSink) rune(r rune) {

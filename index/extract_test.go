@@ -331,3 +331,43 @@ func FuzzIdentTokenizer(f *testing.F) {
 		}
 	})
 }
+
+func TestTextSink(t *testing.T) {
+	tests := []struct {
+		name        string
+		writes      []string
+		part, total int
+		want        string
+		wantFull    bool // the last write returned errTextFull
+	}{
+		{"collapse", []string{"  a\t\tb\r\nc  "}, 100, 100, "a b c", false},
+		{"runs across writes", []string{"abc", "def ", " ghi"}, 100, 100, "abcdef ghi", false},
+		{"control and DEL are space", []string{"a\x00b\x7fc"}, 100, 100, "a b c", false},
+		{"part limit in a run", []string{"abcdefgh"}, 5, 100, "abcde", true},
+		{"total limit in a run", []string{"abcdefgh"}, 100, 3, "abc", true},
+		{"the space counts", []string{"abc def"}, 5, 100, "abc d", true},
+		{"limit at the space", []string{"abcd efg"}, 5, 100, "abcd ", true},
+		{"utf-8 split", []string{"caf\xc3", "\xa9 ok"}, 100, 100, "café ok", false},
+		{"windows-1252", []string{"\x93quoted\x94 na\xefve"}, 100, 100, "“quoted” naïve", false},
+		{"non-breaking space", []string{"a\u00a0b"}, 100, 100, "a b", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &textSink{total: tt.total}
+			s.startPart(tt.part)
+			var err error
+			for _, w := range tt.writes {
+				if err = s.write([]byte(w)); err != nil {
+					break
+				}
+			}
+			s.endPart()
+			if got := s.String(); got != tt.want {
+				t.Errorf("text = %q; want %q", got, tt.want)
+			}
+			if full := err == errTextFull; full != tt.wantFull {
+				t.Errorf("full = %v (err %v); want %v", full, err, tt.wantFull)
+			}
+		})
+	}
+}

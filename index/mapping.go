@@ -12,7 +12,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/token/length"
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/single"
-	bleveunicode "github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
+	_ "github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode" // analyzerText's in indexes made before wordTokenizer
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/registry"
 )
@@ -65,6 +65,7 @@ var defaultFields = []string{fieldSubject, fieldBody, fieldAttText, fieldFilenam
 // renamed without bumping schemaVersion.
 const (
 	identTokenizerName = "jarchive_ident"
+	wordTokenizerName  = "jarchive_words"
 	foldFilterName     = "jarchive_asciifold"
 	noOffsetsName      = "jarchive_nooffsets"
 
@@ -86,6 +87,11 @@ const (
 func init() {
 	if err := registry.RegisterTokenizer(identTokenizerName, func(map[string]any, *registry.Cache) (analysis.Tokenizer, error) {
 		return identTokenizer{}, nil
+	}); err != nil {
+		panic(err)
+	}
+	if err := registry.RegisterTokenizer(wordTokenizerName, func(map[string]any, *registry.Cache) (analysis.Tokenizer, error) {
+		return wordTokenizer{}, nil
 	}); err != nil {
 		panic(err)
 	}
@@ -125,7 +131,9 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 		filters   []string
 	}{
 		// Folding before lower-casing: folding may produce capitals ("Æ" -> "AE").
-		{analyzerText, bleveunicode.Name, []string{foldFilterName, lowercase.Name, lenTextFilter, noOffsetsName}},
+		// wordTokenizer gives what bleve's unicode tokenizer gives
+		// (which indexes made before it name), faster.
+		{analyzerText, wordTokenizerName, []string{foldFilterName, lowercase.Name, lenTextFilter, noOffsetsName}},
 		{analyzerIdent, identTokenizerName, []string{foldFilterName, lowercase.Name, lenIdentFilter}},
 		{analyzerKeyword, single.Name, []string{lowercase.Name}},
 	}
