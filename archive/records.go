@@ -130,9 +130,12 @@ const maxRecordJSON = 256 << 20
 
 // recordEncoder and recordDecoder are shared: EncodeAll and DecodeAll are
 // safe for concurrent use and keep one set of state per concurrent call,
-// up to GOMAXPROCS, reused across calls.
+// up to GOMAXPROCS, reused across calls. The fastest level: on the records
+// and log entries of the benchmark import (2.9 KB and 0.8 KB of JSON on
+// average) it took 8 µs a value where the default took 10, for 0.28 of
+// the JSON of records and 0.56 of log entries against 0.27 and 0.55.
 var recordEncoder = sync.OnceValue(func() *zstd.Encoder {
-	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
+	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
 		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		panic(fmt.Sprintf("zstd record encoder: %v", err)) // only for bad options
