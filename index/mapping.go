@@ -248,18 +248,17 @@ func isWordRune(r rune) bool {
 func (identTokenizer) Tokenize(in []byte) analysis.TokenStream {
 	var ts analysis.TokenStream
 	pos := 1
-	var seen []string // terms of the current chunk, to skip duplicates
+	first := 0 // the first token of the current chunk, to skip duplicates
 	emit := func(start, end int) {
 		if start >= end {
 			return
 		}
 		term := in[start:end]
-		for _, s := range seen {
-			if s == string(term) {
+		for _, t := range ts[first:] {
+			if bytes.Equal(t.Term, term) {
 				return
 			}
 		}
-		seen = append(seen, string(term))
 		ts = append(ts, &analysis.Token{Start: start, End: end, Term: term, Position: pos, Type: analysis.AlphaNumeric})
 		pos++
 	}
@@ -283,7 +282,7 @@ func (identTokenizer) Tokenize(in []byte) analysis.TokenStream {
 		if start >= end {
 			return
 		}
-		seen = seen[:0]
+		first = len(ts)
 		emit(start, end)
 		c := in[start:end]
 		if at := bytes.LastIndexByte(c, '@'); at >= 0 {
