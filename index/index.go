@@ -291,12 +291,31 @@ func openGeneration(dir string) (*generation, error) {
 // (67 at a million), and every search visits each one.
 const maxSegmentDocs = 15000
 
+// BatchDocs is the number of documents per Batch the index is tuned for:
+// callers commit batches of at most this many (fewer when the changes run
+// out), and each makes a segment.
+const BatchDocs = 250
+
+// The merge planner counts a segment smaller than FloorSegmentSize as one
+// of that size (its default: 2,000 documents). With segments of BatchDocs,
+// it then allowed an index of 20,000 documents 9 or 10 segments and merged
+// the new small ones again and again: the merges of the 20,000-message
+// benchmark import wrote 330 MB for an index of 115 MB. With a floor of
+// one batch, ten batch segments wait and are merged into one, and those
+// later into segments too large to merge again: the merges wrote 110 MB,
+// the import took 5% less CPU time, and searches were as fast with 11
+// segments as with 8 (a common word: 0.74-0.79 ms either way).
+const floorSegmentDocs = BatchDocs
+
 // scorchConfig is the runtime configuration of every index opened or
 // created.
 func scorchConfig() map[string]any {
 	return map[string]any{
-		"bolt_timeout":           boltTimeout,
-		"scorchMergePlanOptions": map[string]any{"MaxSegmentSize": maxSegmentDocs},
+		"bolt_timeout": boltTimeout,
+		"scorchMergePlanOptions": map[string]any{
+			"MaxSegmentSize":   maxSegmentDocs,
+			"FloorSegmentSize": floorSegmentDocs,
+		},
 	}
 }
 

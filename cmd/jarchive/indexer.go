@@ -14,7 +14,7 @@ import (
 // An index commit holds at most indexBatchSize documents and about
 // indexBatchBytes of their text.
 const (
-	indexBatchSize  = 250
+	indexBatchSize  = index.BatchDocs
 	indexBatchBytes = 64 << 20
 	// indexCommitDelay: a batch that is neither full nor the last
 	// waits at most about this long for more changes.
