@@ -589,7 +589,9 @@ func (s *textSink) put(p []byte, final bool) error {
 			for j < len(p) && p[j] > ' ' && p[j] < 0x7f {
 				j++
 			}
-			s.sep()
+			if !s.sep() {
+				continue // full
+			}
 			n := max(min(j-i, s.part, s.total), 0)
 			s.b.Write(p[i : i+n])
 			s.part -= n
@@ -617,17 +619,26 @@ func (s *textSink) put(p []byte, final bool) error {
 	return nil
 }
 
-func (s *textSink) sep() {
+// sep writes the pending separator, if any. It reports false, and marks
+// the sink full, when there is no room for a word after it.
+func (s *textSink) sep() bool {
 	if s.space && s.b.Len() > 0 {
+		if s.part < 2 || s.total < 2 {
+			s.part = 0
+			return false
+		}
 		s.b.WriteByte(' ')
 		s.part--
 		s.total--
 	}
 	s.space = false
+	return true
 }
 
 func (s *textSink) rune(r rune) {
-	s.sep()
+	if !s.sep() {
+		return
+	}
 	n, _ := s.b.WriteRune(r)
 	s.part -= n
 	s.total -= n

@@ -16,11 +16,16 @@ func stripHTML(s *textSink, r io.Reader) error {
 	bp := htmlBufs.Get().(*[]byte)
 	defer htmlBufs.Put(bp)
 	h := htmlStripper{s: s}
-	for {
+	for empty := 0; ; {
 		n, err := r.Read(*bp)
 		if n > 0 {
+			empty = 0
 			if werr := h.write((*bp)[:n]); werr != nil {
 				return werr
+			}
+		} else if err == nil {
+			if empty++; empty >= 100 { // as bufio.Reader does
+				err = io.ErrNoProgress
 			}
 		}
 		if err == io.EOF {

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"io"
 	"strings"
 	"testing"
 )
@@ -75,4 +76,17 @@ func FuzzStripHTML(f *testing.F) {
 			t.Fatalf("stripHTML(%q) = %q; byte by byte %q", in, got, want)
 		}
 	})
+}
+
+// stuckReader never returns data nor an error.
+type stuckReader struct{}
+
+func (stuckReader) Read([]byte) (int, error) { return 0, nil }
+
+func TestStripHTMLNoProgress(t *testing.T) {
+	s := &textSink{total: maxText}
+	s.startPart(maxPartText)
+	if err := stripHTML(s, stuckReader{}); err != io.ErrNoProgress {
+		t.Errorf("stripHTML(a reader stuck) = %v; want %v", err, io.ErrNoProgress)
+	}
 }

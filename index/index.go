@@ -287,8 +287,10 @@ func openGeneration(dir string) (*generation, error) {
 // of its chunk was 697 MB. About 15,000 documents are some 90 MB of index
 // with positions; at 200,000 messages the index had 17 segments before and
 // 19 after. The cost comes later: scorch merges only segments under half
-// the limit, so an archive of N messages keeps at least N/15,000 segments
-// (67 at a million), and every search visits each one.
+// the limit, and with the floor below its merges make segments of 12,500
+// documents (five of 2,500; a sixth would reach the limit), so an archive
+// of N messages keeps about N/12,500 segments (80 at a million) and up to
+// 19 smaller ones waiting to be merged, and every search visits each one.
 const maxSegmentDocs = 15000
 
 // BatchDocs is the number of documents per Batch the index is tuned for:
