@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"html"
 	"io"
-	"sync"
 )
 
 // stripHTML writes the text of an HTML document to s: tags, comments and the
@@ -13,33 +12,18 @@ import (
 // machine, not an HTML parser: it only has to find words, and it must survive
 // anything. It returns errTextFull when s is full.
 func stripHTML(s *textSink, r io.Reader) error {
-	bp := htmlBufs.Get().(*[]byte)
-	defer htmlBufs.Put(bp)
 	h := htmlStripper{s: s}
-	for empty := 0; ; {
-		n, err := r.Read(*bp)
-		if n > 0 {
-			empty = 0
-			if werr := h.write((*bp)[:n]); werr != nil {
-				return werr
-			}
-		} else if err == nil {
-			if empty++; empty >= 100 { // as bufio.Reader does
-				err = io.ErrNoProgress
-			}
-		}
-		if err == io.EOF {
-			return h.flush()
-		} else if err != nil {
-			h.flush()
-			return err
-		}
+	err := feed(r, h.write)
+	// After a failed write the sink is full and the flush writes nothing.
+	if ferr := h.flush(); err == nil {
+		err = ferr
 	}
+	return err
 }
 
-// htmlBufs hold stripHTML's input (a new 32 KiB buffer for each HTML part
-// was 2% of what an import allocated).
-var htmlBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+// maxPendingText is how much text the stripper collects before it writes
+// it to the sink.
+const maxPendingText = 16 << 10
 
 const (
 	htmlText     = iota
@@ -81,7 +65,7 @@ func (h *htmlStripper) write(p []byte) error {
 				i++
 			}
 			h.text = append(h.text, p[:i]...)
-			if len(h.text) >= 16<<10 {
+			if len(h.text) >= maxPendingText {
 				if err := h.flush(); err != nil {
 					return err
 				}
@@ -130,7 +114,7 @@ func (h *htmlStripper) byte(c byte) error {
 			h.ent = append(h.ent[:0], c)
 		default:
 			h.text = append(h.text, c)
-			if len(h.text) >= 16<<10 {
+			if len(h.text) >= maxPendingText {
 				return h.flush()
 			}
 		}
