@@ -192,6 +192,7 @@ type Archive struct {
 
 	maxBatch      int
 	maxBatchBytes int64
+	afterRead     func() // Options.AfterRead, or a no-op
 
 	// Group commit (commit.go).
 	commitMu sync.Mutex // the commit stage, one batch at a time
@@ -226,6 +227,12 @@ type Options struct {
 	// messages and 64 MiB.
 	BatchMessages int
 	BatchBytes    int64
+	// AfterRead, if set, is called after each operation that reads
+	// meta.db (a lookup, a commit, a step of Changes), outside its
+	// transaction, on the goroutine that ran it: for the caller to check
+	// how much of the file is mapped (see ReleaseMapped). It must be quick
+	// and safe for concurrent use.
+	AfterRead func()
 }
 
 // Open opens or creates the archive in dir.
@@ -262,9 +269,13 @@ func Open(dir string, opts Options) (*Archive, error) {
 		syncMode:      defaultSyncMode,
 		maxBatch:      opts.BatchMessages,
 		maxBatchBytes: opts.BatchBytes,
+		afterRead:     opts.AfterRead,
 		inflight:      map[[32]byte]string{},
 		staging:       map[[32]byte]chan struct{}{},
 		stranded:      map[[32]byte]string{},
+	}
+	if a.afterRead == nil {
+		a.afterRead = func() {}
 	}
 	if a.maxBatch <= 0 {
 		a.maxBatch = 500

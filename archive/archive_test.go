@@ -12,8 +12,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -525,4 +527,50 @@ func TestConcurrentDuplicates(t *testing.T) {
 		t.Errorf("%d sources; want %d", len(rec.Sources), n)
 	}
 	checkClean(t, a)
+}
+
+// TestChangesSteps: Changes reads the log in steps of changesStep entries,
+// calling AfterRead after each, and still returns a message changed in two
+// steps once, at its last entry, with its current record.
+func TestChangesSteps(t *testing.T) {
+	var reads atomic.Int64
+	a := TestOpen(t, t.TempDir(), Options{AfterRead: func() { reads.Add(1) }})
+	n := 2*changesStep + 5
+	msg := func(i int) []byte {
+		return fmt.Appendf(nil, "From: a@contoso.com\r\nSubject: %d\r\nMessage-ID: <%d@contoso.com>\r\n\r\nbody %d\r\n", i, i, i)
+	}
+	for i := range n {
+		TestPut(t, a, msg(i), Source{Account: "x", Path: strconv.Itoa(i)})
+	}
+	// The first message again, from another source: a merge at seq n+1.
+	first := TestPut(t, a, msg(0), Source{Account: "y", Path: "again"})
+
+	reads.Store(0)
+	changes, err := a.Changes(0, n+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := reads.Load(), int64((n+changesStep)/changesStep); got != want {
+		t.Errorf("%d calls of AfterRead for %d entries; want %d, one a step", got, n+1, want)
+	}
+	if len(changes) != n {
+		t.Fatalf("%d changes; want %d (one a message)", len(changes), n)
+	}
+	for i, ch := range changes[:n-1] {
+		if want := uint64(i + 2); ch.Seq != want || ch.Record == nil || ch.Record.ID == first {
+			t.Errorf("change %d: seq %d, record %v; want seq %d of another message than the first", i, ch.Seq, ch.Record, want)
+		}
+	}
+	last := changes[n-1]
+	if last.Seq != uint64(n+1) || last.Record == nil || last.Record.ID != first || len(last.Record.Sources) != 2 {
+		t.Errorf("last change %+v; want seq %d, the first message with its 2 sources", last, n+1)
+	}
+
+	// A limit within a step, and one across steps.
+	for _, limit := range []int{3, changesStep + 3} {
+		changes, err := a.Changes(0, limit)
+		if err != nil || len(changes) != limit || changes[limit-1].Seq != uint64(limit) {
+			t.Errorf("Changes(0, %d) = %d changes, %v; want %d, the last at seq %d", limit, len(changes), err, limit, limit)
+		}
+	}
 }

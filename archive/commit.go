@@ -131,6 +131,7 @@ func (a *Archive) syncBatch(batch []*request) (install []*blob, ok bool) {
 		}
 		return nil
 	})
+	a.afterRead()
 	if err != nil {
 		fail(err)
 		return nil, false
@@ -330,6 +331,7 @@ func (a *Archive) checkTemp(id, p string) bool {
 // transaction is redone without it.
 func (a *Archive) applyBatch(batch []*request) (created map[[32]byte]bool, err error) {
 	failed := map[*request]bool{}
+	defer a.afterRead()
 	for {
 		tx, err := a.db.Begin(true)
 		if err != nil {

@@ -130,24 +130,59 @@ type Change struct {
 // shown message (linked copies are never returned, their primary is), and
 // a message changed several times in the stretch is returned once, at its
 // last entry; so the index holds exactly one document per shown message.
+//
+// It reads the log in transactions of changesStep entries, calling
+// AfterRead after each: the records it reads are spread over meta.db, and
+// with large folios 250 of them mapped tens of megabytes in one go (see
+// ReleaseMapped). A record is read in the transaction that reads its
+// entry, so it is never older than the entry it is returned at.
 func (a *Archive) Changes(after uint64, limit int) ([]Change, error) {
 	var out []Change
-	err := a.db.View(func(tx *bolt.Tx) error {
+	pos := map[string]int{} // of the change of each shown message in out
+	for n := 0; n < limit; {
+		step := min(limit-n, changesStep)
+		read, last, err := a.changes(after, step, &out, pos)
+		a.afterRead()
+		if err != nil {
+			return nil, err
+		}
+		if read < step {
+			break
+		}
+		n += read
+		after = last
+	}
+	live := out[:0]
+	for _, ch := range out {
+		if ch.Seq != 0 {
+			live = append(live, ch)
+		}
+	}
+	return live, nil
+}
+
+// changesStep is how many log entries Changes reads in one transaction.
+const changesStep = 25
+
+// changes appends the changes of at most limit log entries after seq to
+// out, in one transaction (see Changes); a message's earlier change in out
+// is zeroed. It returns how many entries it read and the last one's seq.
+func (a *Archive) changes(after uint64, limit int, out *[]Change, pos map[string]int) (read int, last uint64, err error) {
+	err = a.db.View(func(tx *bolt.Tx) error {
 		msgs := tx.Bucket(bucketMessages)
 		recs := map[string]*Record{}
-		pos := map[string]int{}
 		c := tx.Bucket(bucketLog).Cursor()
-		n := 0
-		for k, v := c.Seek(u64(after + 1)); k != nil && n < limit; k, v = c.Next() {
-			n++
+		for k, v := c.Seek(u64(after + 1)); k != nil && read < limit; k, v = c.Next() {
+			read++
 			seq := binary.BigEndian.Uint64(k)
+			last = seq
 			_, e, err := decodeEntry(v)
 			if err != nil {
 				return fmt.Errorf("log entry %d: %w", seq, err)
 			}
 			ch := Change{Seq: seq}
 			if e.Op == opEvent {
-				out = append(out, ch) // names no message; only moves the watermark
+				*out = append(*out, ch) // names no message; only moves the watermark
 				continue
 			}
 			if e.Op == opHide {
@@ -159,7 +194,7 @@ func (a *Archive) Changes(after uint64, limit int) ([]Change, error) {
 				if e.Shown == "" {
 					ch.Remove = []string{e.ID}
 				}
-				out = append(out, ch)
+				*out = append(*out, ch)
 				continue
 			}
 			shown := e.Shown
@@ -172,26 +207,17 @@ func (a *Archive) Changes(after uint64, limit int) ([]Change, error) {
 			}
 			if rec != nil {
 				if i, ok := pos[rec.ID]; ok {
-					ch.Remove = append(out[i].Remove, ch.Remove...)
-					out[i] = Change{}
+					ch.Remove = append((*out)[i].Remove, ch.Remove...)
+					(*out)[i] = Change{}
 				}
 				ch.Record = rec
-				pos[rec.ID] = len(out)
+				pos[rec.ID] = len(*out)
 			}
-			out = append(out, ch)
+			*out = append(*out, ch)
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	live := out[:0]
-	for _, ch := range out {
-		if ch.Seq != 0 {
-			live = append(live, ch)
-		}
-	}
-	return live, nil
+	return read, last, err
 }
 
 // shownRecord returns the shown message of the stored copy id (itself or

@@ -271,6 +271,7 @@ func copyBuf(w io.Writer, r io.Reader) (int64, error) {
 // has reports whether the archive holds a record with this id.
 func (a *Archive) has(sum [32]byte) bool {
 	found := false
+	defer a.afterRead()
 	a.db.View(func(tx *bolt.Tx) error {
 		found = tx.Bucket(bucketMessages).Get(sum[:]) != nil
 		return nil

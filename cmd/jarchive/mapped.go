@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,8 +17,8 @@ import (
 // are mapped, although they are the kernel's page cache. Left alone, they
 // grew with the archive: an import into a 200,000-message archive held
 // 230 MB of them at its peak. The OOM killer counts them too. So while
-// the archive is open, watchMapped keeps them within mappedBudget of what
-// stayed mapped after the last release: it polls the process's file-backed
+// the archive is open, a mappedWatch keeps them within mappedBudget of what
+// stayed mapped after the last release: it reads the process's file-backed
 // RSS (the "shared" field of /proc/self/statm) and, over the budget, has
 // the archive and the index drop their mapped pages (ReleaseMapped), which
 // stay in the page cache. A page used again is mapped again by a minor
@@ -24,31 +26,85 @@ import (
 // longer.
 //
 // Kernels that cache files in large folios map a whole folio on a fault
-// (6.18 here), so a few random lookups can map tens of megabytes: the
-// watch polls every minPoll while the mapped part grows and backs off to
-// maxPoll while it does not, so that an idle daemon wakes once a second.
-// One commit can still go over the budget between two polls when meta.db
-// was read whole into the cache just before (by a backup, say), which
-// makes large folios of it: importing 20,000 messages into a
-// 200,000-message archive peaked at 231 MB of RSS with meta.db read from
-// the disk and at 294 MB after cat had read it (64 MiB of budget: 258 and
-// 329 MB; timers that released every 250 ms: 260 and 353 MB).
+// (6.18 here), and they make large folios of what bbolt writes as well as
+// of what they read ahead, so a few random lookups can map tens of
+// megabytes. So the archive has the watch check after each of its
+// operations on meta.db (check) and reads the changes to index a few at a
+// time (archive.Changes); a poll covers the rest: every minPoll while the
+// mapped part grows, backing off to maxPoll while it does not, so that an
+// idle daemon wakes once a second.
 const (
 	mappedBudget = 32 << 20
 	minPoll      = 10 * time.Millisecond
 	maxPoll      = time.Second
 	growthStep   = 1 << 20 // growth that keeps the polling fast
+	checkEvery   = time.Millisecond
 )
 
-// watchMapped runs until ctx ends; release drops the mapped pages. Without
-// /proc/self/statm (not Linux) it returns at once.
-func watchMapped(ctx context.Context, release func(), logger *slog.Logger) {
+// mappedWatch keeps the mapped file pages within mappedBudget (see above).
+// Its check runs on the archive's goroutines after each operation on
+// meta.db (archive.Options.AfterRead), and its run loop polls for the
+// rest (the index's segments, a search).
+type mappedWatch struct {
+	release   atomic.Pointer[func()] // set once the store is open
+	lastCheck atomic.Int64           // of check, in Unix nanoseconds
+	off       bool                   // no /proc/self/statm (not Linux)
+
+	mu   sync.Mutex // held while measuring and releasing
+	base int64      // what stayed mapped after the last release
+}
+
+func newMappedWatch() *mappedWatch {
 	base, err := fileRSS()
-	if err != nil {
-		logger.Debug("not watching mapped file pages", "err", err)
+	return &mappedWatch{base: base, off: err != nil}
+}
+
+// check releases the mapped pages if they grew over the budget. It returns
+// at once when a check or a poll is under way, or a check ran less than
+// checkEvery ago: it is called after every lookup.
+//
+// Polling alone did not keep up: one read of 250 changes or one commit maps
+// a leaf page for every record it reads, and with large folios that was
+// tens of megabytes between two polls 10 ms apart. Importing 20,000
+// messages into a 200,000-message archive (meta.db read whole into the
+// cache first) peaked at 289-310 MB of RSS with the poll alone, at
+// 276-290 MB with the checks and Changes reading 25 entries a
+// transaction, at the same speed.
+func (w *mappedWatch) check() {
+	now := time.Now().UnixNano()
+	if w.off || now-w.lastCheck.Load() < int64(checkEvery) || !w.mu.TryLock() {
 		return
 	}
-	last, poll := base, minPoll
+	defer w.mu.Unlock()
+	w.lastCheck.Store(now)
+	w.measure()
+}
+
+// measure releases the mapped pages when they are over the budget, with
+// mu held. It returns what is mapped after, and whether it released.
+func (w *mappedWatch) measure() (mapped int64, released bool, err error) {
+	if mapped, err = fileRSS(); err != nil {
+		return 0, false, err
+	}
+	w.base = min(w.base, mapped)
+	release := w.release.Load()
+	if mapped <= w.base+mappedBudget || release == nil {
+		return mapped, false, nil
+	}
+	(*release)()
+	if after, err := fileRSS(); err == nil {
+		mapped, w.base = after, after
+	}
+	return mapped, true, nil
+}
+
+// run polls until ctx ends. Without /proc/self/statm it returns at once.
+func (w *mappedWatch) run(ctx context.Context, logger *slog.Logger) {
+	if w.off {
+		logger.Debug("not watching mapped file pages: no /proc/self/statm")
+		return
+	}
+	last, poll := int64(0), minPoll
 	t := time.NewTimer(poll)
 	defer t.Stop()
 	for {
@@ -57,20 +113,15 @@ func watchMapped(ctx context.Context, release func(), logger *slog.Logger) {
 			return
 		case <-t.C:
 		}
-		mapped, err := fileRSS()
+		w.mu.Lock()
+		mapped, released, err := w.measure()
+		w.mu.Unlock()
 		if err != nil {
 			logger.Debug("not watching mapped file pages", "err", err)
 			return
 		}
-		base = min(base, mapped)
 		switch {
-		case mapped > base+mappedBudget:
-			release()
-			if after, err := fileRSS(); err == nil {
-				mapped, base = after, after
-			}
-			poll = minPoll
-		case mapped > last+growthStep:
+		case released, mapped > last+growthStep:
 			poll = minPoll
 		default:
 			poll = min(2*poll, maxPoll)

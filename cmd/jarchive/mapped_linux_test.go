@@ -12,34 +12,30 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestWatchMapped maps a file and reads it: watchMapped leaves the mapped
-// pages alone while they stay under mappedBudget, and releases them once
-// they grow over it.
-func TestWatchMapped(t *testing.T) {
-	if _, err := fileRSS(); err != nil {
-		t.Skip(err)
-	}
-	const size = mappedBudget + 32<<20
+// mappedFile maps a file of size bytes of data, not a hole (the pages of a
+// hole are not counted as mapped), and returns the mapping and a release
+// function that drops its pages and sends on released.
+func mappedFile(t *testing.T, size int) (b []byte, release func(), released chan struct{}) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "mapped")
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	// Data, not a hole: the pages of a hole are not counted as mapped.
 	chunk := bytes.Repeat([]byte{1}, 1<<20)
 	for range size / len(chunk) {
 		if _, err := f.Write(chunk); err != nil {
 			t.Fatal(err)
 		}
 	}
-	b, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
+	b, err = unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Munmap(b)
-	released := make(chan struct{}, 1)
-	release := func() {
+	t.Cleanup(func() { unix.Munmap(b) })
+	released = make(chan struct{}, 1)
+	release = func() {
 		if err := unix.Madvise(b, unix.MADV_DONTNEED); err != nil {
 			t.Error(err)
 		}
@@ -48,11 +44,32 @@ func TestWatchMapped(t *testing.T) {
 		default:
 		}
 	}
+	return b, release, released
+}
+
+// touch reads the first n bytes of b, a byte a page.
+func touch(b []byte, n int) {
+	for i := 0; i < n; i += os.Getpagesize() {
+		mappedSink += b[i]
+	}
+}
+
+// TestWatchMapped maps a file and reads it: the watch's poll leaves the
+// mapped pages alone while they stay under mappedBudget, and releases them
+// once they grow over it.
+func TestWatchMapped(t *testing.T) {
+	if _, err := fileRSS(); err != nil {
+		t.Skip(err)
+	}
+	const size = mappedBudget + 32<<20
+	b, release, released := mappedFile(t, size)
+	w := newMappedWatch()
+	w.release.Store(&release)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		watchMapped(ctx, release, slog.New(slog.DiscardHandler))
+		w.run(ctx, slog.New(slog.DiscardHandler))
 	}()
 	defer func() {
 		cancel()
@@ -60,19 +77,14 @@ func TestWatchMapped(t *testing.T) {
 	}()
 	time.Sleep(3 * minPoll) // the watch has read its base
 
-	touch := func(n int) {
-		for i := 0; i < n; i += os.Getpagesize() {
-			mappedSink += b[i]
-		}
-	}
-	touch(mappedBudget / 2)
+	touch(b, mappedBudget/2)
 	select {
 	case <-released:
 		t.Fatalf("released with %d MiB mapped; want no release under the budget of %d MiB", mappedBudget/2>>20, mappedBudget>>20)
 	case <-time.After(20 * minPoll):
 	}
 	before, _ := fileRSS()
-	touch(size)
+	touch(b, size)
 	select {
 	case <-released:
 	case <-time.After(5 * time.Second):
@@ -80,6 +92,51 @@ func TestWatchMapped(t *testing.T) {
 	}
 	if after, _ := fileRSS(); after >= before {
 		t.Errorf("file-backed RSS %d MiB after the release, %d MiB before the file was read to its end; want less", after>>20, before>>20)
+	}
+}
+
+// TestMappedCheck: check, which the archive calls after its operations,
+// releases at once when the mapped pages are over the budget, and not
+// under it, nor again within checkEvery.
+func TestMappedCheck(t *testing.T) {
+	if _, err := fileRSS(); err != nil {
+		t.Skip(err)
+	}
+	const size = mappedBudget + 32<<20
+	b, release, released := mappedFile(t, size)
+	w := newMappedWatch()
+	w.check() // no release function yet: nothing to do
+	w.release.Store(&release)
+	wait := func() { time.Sleep(2 * checkEvery) }
+
+	wait()
+	touch(b, mappedBudget/2)
+	w.check()
+	select {
+	case <-released:
+		t.Fatalf("released with %d MiB mapped; want no release under the budget of %d MiB", mappedBudget/2>>20, mappedBudget>>20)
+	default:
+	}
+	wait()
+	touch(b, size)
+	before, _ := fileRSS()
+	w.check()
+	select {
+	case <-released:
+	default:
+		t.Fatalf("no release right after mapping %d MiB; want one over the budget of %d MiB", size>>20, mappedBudget>>20)
+	}
+	if after, _ := fileRSS(); after >= before {
+		t.Errorf("file-backed RSS %d MiB after the release, %d MiB before; want less", after>>20, before>>20)
+	}
+	// Within checkEvery of the last check, a check does nothing.
+	touch(b, size)
+	w.lastCheck.Store(time.Now().UnixNano())
+	w.check()
+	select {
+	case <-released:
+		t.Errorf("released within %v of the last check; want none", checkEvery)
+	default:
 	}
 }
 

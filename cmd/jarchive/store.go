@@ -37,7 +37,7 @@ type store struct {
 	// fetcher is the daemon's Fetcher, set by serve, for "accounts".
 	fetcher atomic.Pointer[fetch.Fetcher]
 
-	stopWatch func() // ends watchMapped (mapped.go)
+	stopWatch func() // ends the mappedWatch (mapped.go)
 }
 
 // config returns the configuration in force.
@@ -67,7 +67,8 @@ func loadStore(a *app, cfgPath string) (st *store, closeStore func(), err error)
 }
 
 func openStore(cfg *config.Config, logger *slog.Logger) (*store, error) {
-	opts := archive.Options{Logger: logger}
+	watch := newMappedWatch()
+	opts := archive.Options{Logger: logger, AfterRead: watch.check}
 	if cfg.Archive.EncryptionKeyFile != "" {
 		opts.Key = []byte(cfg.Archive.EncryptionKey.Reveal())
 	}
@@ -91,13 +92,19 @@ func openStore(cfg *config.Config, logger *slog.Logger) (*store, error) {
 	dir := directory.Open(cfg, filepath.Join(cfg.Archive.Dir, directory.StateFile), logger)
 	st := &store{arc: arc, idx: idx, logger: logger, dir: dir}
 	st.cfg.Store(cfg)
+	release := st.releaseMapped
+	watch.release.Store(&release)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		watchMapped(ctx, st.releaseMapped, logger)
+		watch.run(ctx, logger)
 	}()
 	st.stopWatch = func() {
+		watch.release.Store(nil)
+		// A check releasing now ends first.
+		watch.mu.Lock()
+		watch.mu.Unlock()
 		cancel()
 		<-done
 	}
