@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"sync"
@@ -38,17 +40,83 @@ func (s *store) catchUp(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	_, n, err := s.indexChanges(ctx, s.idx.Batch, mark, func(uint64) {})
+	_, n, err := s.indexChanges(ctx, s.idx.Batch, s.indexed, mark, func(uint64) {})
 	if err != nil {
+		// What the memo says was batched may not have been committed.
+		s.indexed.reset()
 		return n, fmt.Errorf("index: %w", err)
 	}
 	return n, nil
 }
 
+// indexedMemo remembers the documents last given to the index for the
+// most recent messages (memoSize of them), by a hash of everything but the
+// body, which the message's id fixes. A change that leaves a message's
+// document as it was (the same bytes archived again, from the same account
+// and with the same envelope: a journal report fetched twice, a file
+// imported again) then only moves the watermark, instead of extracting
+// and indexing the message again: a tenth of the benchmark corpus is such
+// duplicates, a few messages apart. Only catchUp uses it, with indexMu
+// held; nil (a rebuild) remembers nothing.
+type indexedMemo struct {
+	docs map[string][32]byte
+	ring [memoSize]string // ids in the order remembered, to forget the oldest
+	next int
+}
+
+const memoSize = 4096
+
+func newIndexedMemo() *indexedMemo {
+	return &indexedMemo{docs: make(map[string][32]byte, memoSize)}
+}
+
+// unchanged reports whether rec's document is the one last given to the
+// index, and remembers it as given.
+func (m *indexedMemo) unchanged(rec *archive.Record) bool {
+	if m == nil {
+		return false
+	}
+	b, err := json.Marshal(documentOf(rec, nil, 0))
+	if err != nil {
+		return false
+	}
+	sum := sha256.Sum256(b)
+	old, ok := m.docs[rec.ID]
+	if ok && old == sum {
+		return true
+	}
+	if !ok {
+		if drop := m.ring[m.next]; drop != "" {
+			delete(m.docs, drop)
+		}
+		m.ring[m.next] = rec.ID
+		m.next = (m.next + 1) % memoSize
+	}
+	m.docs[rec.ID] = sum
+	return false
+}
+
+// forget drops what the memo knows of the document id (deleted from the
+// index).
+func (m *indexedMemo) forget(id string) {
+	if m != nil {
+		if _, ok := m.docs[id]; ok {
+			m.docs[id] = [32]byte{} // no document hashes to zero; its ring slot stays
+		}
+	}
+}
+
+func (m *indexedMemo) reset() {
+	if m != nil {
+		*m = *newIndexedMemo()
+	}
+}
+
 // indexChanges applies every archive change after mark to batches of
 // newBatch, committing each with its watermark, and returns the last
 // watermark committed and the number of documents added. each is called
-// with the log position of every change.
+// with the log position of every change. A change whose document memo
+// holds (see indexedMemo) only moves the watermark.
 //
 // It is a pipeline: one goroutine reads the changes, workers (one more than
 // the CPUs: pdftotext runs are partly waiting) read each message back and
@@ -57,7 +125,7 @@ func (s *store) catchUp(ctx context.Context) (int, error) {
 // commits, while the workers prepare the next batch. The documents prepared
 // ahead are bounded by indexAhead, so memory stays bounded whatever the
 // sizes of the messages.
-func (s *store) indexChanges(ctx context.Context, newBatch func() *index.Batch, mark uint64, each func(seq uint64)) (uint64, int, error) {
+func (s *store) indexChanges(ctx context.Context, newBatch func() *index.Batch, memo *indexedMemo, mark uint64, each func(seq uint64)) (uint64, int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -89,6 +157,12 @@ func (s *store) indexChanges(ctx context.Context, newBatch func() *index.Batch, 
 				return
 			}
 			for i, c := range changes {
+				for _, id := range c.Remove {
+					memo.forget(id)
+				}
+				if c.Record != nil && memo.unchanged(c.Record) {
+					c.Record = nil
+				}
 				j := &job{change: c, done: make(chan struct{}), last: i == len(changes)-1}
 				if c.Record == nil {
 					close(j.done)

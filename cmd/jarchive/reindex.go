@@ -64,14 +64,14 @@ func (s *store) reindex(ctx context.Context, w io.Writer) (int, error) {
 	defer p.done()
 
 	// Everything archived so far, while the live index goes on.
-	mark, n, err := s.indexChanges(ctx, r.Batch, 0, p.set)
+	mark, n, err := s.indexChanges(ctx, r.Batch, nil, 0, p.set)
 	if err != nil {
 		return n, fmt.Errorf("reindex: %w", err)
 	}
 	// What arrived meanwhile, with the live indexer held back, and the swap.
 	s.indexMu.Lock()
 	defer s.indexMu.Unlock()
-	_, m, err := s.indexChanges(ctx, r.Batch, mark, p.set)
+	_, m, err := s.indexChanges(ctx, r.Batch, nil, mark, p.set)
 	n += m
 	if err != nil {
 		return n, fmt.Errorf("reindex: %w", err)
@@ -80,6 +80,7 @@ func (s *store) reindex(ctx context.Context, w io.Writer) (int, error) {
 		return n, fmt.Errorf("reindex: %w", err)
 	}
 	finished = true
+	s.indexed.reset() // it knew the documents of the index replaced
 	return n, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -59,8 +60,21 @@ func newSearchArchive(t *testing.T, n int) *searchArchive {
 // index commit leaves behind.
 func (sa *searchArchive) archiveOnly(t *testing.T, files []string) {
 	t.Helper()
-	a := &app{stdout: discardWriter{}, stderr: sa.logger, logger: newLogger(sa.logger)}
-	cfg, err := loadConfig(a, sa.cfg)
+	st := loadTestStore(t, sa.cfg, sa.logger)
+	defer st.Close()
+	in := newIngest(st, nil, st.logger)
+	f := fetch.New(fetch.Options{Sink: in, TempDir: t.TempDir()})
+	if _, err := f.Import(context.Background(), files, fetch.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// loadTestStore opens the store of the configuration file cfgPath, logging
+// to w; the caller closes it.
+func loadTestStore(t *testing.T, cfgPath string, w io.Writer) *store {
+	t.Helper()
+	a := &app{stdout: discardWriter{}, stderr: w, logger: newLogger(w)}
+	cfg, err := loadConfig(a, cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,12 +82,7 @@ func (sa *searchArchive) archiveOnly(t *testing.T, files []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	in := newIngest(st, nil, a.logger)
-	f := fetch.New(fetch.Options{Sink: in, TempDir: t.TempDir()})
-	if _, err := f.Import(context.Background(), files, fetch.ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	return st
 }
 
 type discardWriter struct{}
@@ -84,15 +93,7 @@ func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 // index with the archive.
 func (sa *searchArchive) openTestStore(t *testing.T) *store {
 	t.Helper()
-	a := &app{stdout: discardWriter{}, stderr: sa.logger, logger: newLogger(sa.logger)}
-	cfg, err := loadConfig(a, sa.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := openStore(cfg, a.logger)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := loadTestStore(t, sa.cfg, sa.logger)
 	t.Cleanup(func() { st.Close() })
 	if _, err := st.catchUp(context.Background()); err != nil {
 		t.Fatal(err)

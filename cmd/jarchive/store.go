@@ -28,7 +28,8 @@ type store struct {
 	idx    *index.Index
 	logger *slog.Logger
 
-	indexMu sync.Mutex // one index catch-up at a time
+	indexMu sync.Mutex   // one index catch-up at a time
+	indexed *indexedMemo // the live index's recent documents (indexer.go), under indexMu
 
 	// dir is the directory in force: who owns each message (owners.go).
 	dir        *directory.Syncer
@@ -90,7 +91,7 @@ func openStore(cfg *config.Config, logger *slog.Logger) (*store, error) {
 		return nil, err
 	}
 	dir := directory.Open(cfg, filepath.Join(cfg.Archive.Dir, directory.StateFile), logger)
-	st := &store{arc: arc, idx: idx, logger: logger, dir: dir}
+	st := &store{arc: arc, idx: idx, logger: logger, dir: dir, indexed: newIndexedMemo()}
 	st.cfg.Store(cfg)
 	release := st.releaseMapped
 	watch.release.Store(&release)
