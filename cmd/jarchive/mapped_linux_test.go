@@ -131,7 +131,7 @@ func TestMappedCheck(t *testing.T) {
 	}
 	// Within checkEvery of the last check, a check does nothing.
 	touch(b, size)
-	w.lastCheck.Store(time.Now().UnixNano())
+	w.lastCheck.Store(int64(time.Since(w.start)))
 	w.check()
 	select {
 	case <-released:

@@ -76,11 +76,13 @@ func (s *store) reindex(ctx context.Context, w io.Writer) (int, error) {
 	if err != nil {
 		return n, fmt.Errorf("reindex: %w", err)
 	}
+	// The memo knew the documents of the index replaced (also when Finish
+	// fails after the swap).
+	s.indexed.reset()
 	if err := r.Finish(); err != nil {
 		return n, fmt.Errorf("reindex: %w", err)
 	}
 	finished = true
-	s.indexed.reset() // it knew the documents of the index replaced
 	return n, nil
 }
 

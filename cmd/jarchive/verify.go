@@ -271,6 +271,8 @@ func (s *store) compareIndex(ctx context.Context, pending map[string]bool) (miss
 // repairIndex indexes the missing messages and deletes the extra documents,
 // keeping the watermark. It returns how many messages it indexed.
 func (s *store) repairIndex(ctx context.Context, mark uint64, missing, extra []string) (int, error) {
+	// The memo of indexed documents described an index that was wrong.
+	s.indexed.reset()
 	b := s.idx.Batch()
 	for _, id := range extra {
 		b.Delete(id)
