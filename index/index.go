@@ -142,8 +142,13 @@ func Open(dir string, logger *slog.Logger) (*Index, error) {
 func (ix *Index) ReleaseMapped() error {
 	// No generation reachable under ix.mu is closed while it is held:
 	// Close closes under the lock, and Finish and Abort detach the
-	// generation they close under it and close it after.
-	ix.mu.RLock()
+	// generation they close under it and close it after. When the lock is
+	// taken or wanted for writing (a swap waiting for the searches to
+	// end), this gives up rather than wait: jarchive calls it on the
+	// archive's commit path, which must not wait for a search.
+	if !ix.mu.TryRLock() {
+		return nil
+	}
 	defer ix.mu.RUnlock()
 	if ix.closed {
 		return nil
