@@ -256,7 +256,9 @@ func (s *store) indexChanges(ctx context.Context, newBatch func() *index.Batch, 
 		}
 		mark = seq
 	}
-	return mark, total, nil
+	// A reader stopped by ctx may have read changes, and put them in memo,
+	// that it never handed over: the caller must know.
+	return mark, total, ctx.Err()
 }
 
 // prepareWeight estimates the memory the prepared document of rec holds

@@ -81,3 +81,39 @@ func TestIndexedMemoBounds(t *testing.T) {
 		t.Error("a nil memo remembered a document")
 	}
 }
+
+// TestIndexedMemoCanceled: a catch-up whose context ends fails, also when
+// its reader stopped before handing over changes it had read (and put in
+// the memo), so the memo is reset and the next catch-up indexes every
+// message. Before, such a catch-up returned no error, and the next one
+// skipped the messages the memo held: the index lacked them.
+func TestIndexedMemoCanceled(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "jarchive.toml")
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, "[archive]\ndir = %q\n", filepath.Join(dir, "archive")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st := loadTestStore(t, cfgPath, discardWriter{})
+	defer st.Close()
+	const n = 2*indexBatchSize + 10
+	for i := range n {
+		msg := fmt.Appendf(nil, "From: a@contoso.com\r\nSubject: %d\r\nMessage-ID: <%d@contoso.com>\r\n\r\nbody %d\r\n", i, i, i)
+		archive.TestPut(t, st.arc, msg, archive.Source{Account: "import", Path: fmt.Sprint(i)})
+	}
+	for range 20 {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := st.catchUp(ctx); err == nil {
+			mark, _ := st.idx.Watermark()
+			if mark != n {
+				t.Fatalf("catchUp with an ended context: no error, watermark %d of %d", mark, n)
+			}
+		}
+	}
+	if _, err := st.catchUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if docs, err := st.idx.Count(); err != nil || docs != n {
+		t.Errorf("index holds %d documents, %v; want all %d messages", docs, err, n)
+	}
+}
