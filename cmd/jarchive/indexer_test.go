@@ -10,17 +10,25 @@ import (
 	"jarchive/archive"
 )
 
-// TestIndexedMemo: a message archived again from the same account, whose
-// document is unchanged, is not indexed again; from another account (its
-// document changes) it is, and so it is after the memo was reset.
-func TestIndexedMemo(t *testing.T) {
+// newTestStore opens a store on a new archive in a temp directory, closed
+// at the end of the test.
+func newTestStore(t *testing.T) *store {
+	t.Helper()
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "jarchive.toml")
 	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, "[archive]\ndir = %q\n", filepath.Join(dir, "archive")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	st := loadTestStore(t, cfgPath, discardWriter{})
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// TestIndexedMemo: a message archived again from the same account, whose
+// document is unchanged, is not indexed again; from another account (its
+// document changes) it is, and so it is after the memo was reset.
+func TestIndexedMemo(t *testing.T) {
+	st := newTestStore(t)
 	msg := []byte("From: anna@contoso.com\r\nTo: ben@contoso.com\r\nSubject: plan\r\nMessage-ID: <m1@contoso.com>\r\n\r\nhello\r\n")
 	steps := []struct {
 		name    string
@@ -88,13 +96,7 @@ func TestIndexedMemoBounds(t *testing.T) {
 // message. Before, such a catch-up returned no error, and the next one
 // skipped the messages the memo held: the index lacked them.
 func TestIndexedMemoCanceled(t *testing.T) {
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "jarchive.toml")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, "[archive]\ndir = %q\n", filepath.Join(dir, "archive")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	st := loadTestStore(t, cfgPath, discardWriter{})
-	defer st.Close()
+	st := newTestStore(t)
 	const n = 2*indexBatchSize + 10
 	for i := range n {
 		msg := fmt.Appendf(nil, "From: a@contoso.com\r\nSubject: %d\r\nMessage-ID: <%d@contoso.com>\r\n\r\nbody %d\r\n", i, i, i)
