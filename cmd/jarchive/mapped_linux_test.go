@@ -12,11 +12,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mappedFile maps a file of size bytes of data, not a hole (the pages of a
-// hole are not counted as mapped), and returns the mapping and a release
-// function that drops its pages and sends on released.
-func mappedFile(t *testing.T, size int) (b []byte, release func(), released chan struct{}) {
+// mappedSize is the size of the tests' mapped file: over the budget.
+const mappedSize = mappedBudget + 32<<20
+
+// watchedFile maps a file of mappedSize bytes of data, not a hole (the
+// pages of a hole are not counted as mapped), and returns the mapping, a
+// new watch, and a release function, not yet the watch's, that drops the
+// mapping's pages and sends on released. Without /proc/self/statm it
+// skips the test.
+func watchedFile(t *testing.T) (b []byte, w *mappedWatch, release func(), released chan struct{}) {
 	t.Helper()
+	if _, err := fileRSS(); err != nil {
+		t.Skip(err)
+	}
 	path := filepath.Join(t.TempDir(), "mapped")
 	f, err := os.Create(path)
 	if err != nil {
@@ -24,12 +32,12 @@ func mappedFile(t *testing.T, size int) (b []byte, release func(), released chan
 	}
 	defer f.Close()
 	chunk := bytes.Repeat([]byte{1}, 1<<20)
-	for range size / len(chunk) {
+	for range mappedSize / len(chunk) {
 		if _, err := f.Write(chunk); err != nil {
 			t.Fatal(err)
 		}
 	}
-	b, err = unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
+	b, err = unix.Mmap(int(f.Fd()), 0, mappedSize, unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +52,7 @@ func mappedFile(t *testing.T, size int) (b []byte, release func(), released chan
 		default:
 		}
 	}
-	return b, release, released
+	return b, newMappedWatch(), release, released
 }
 
 // touch reads the first n bytes of b, a byte a page.
@@ -58,12 +66,7 @@ func touch(b []byte, n int) {
 // mapped pages alone while they stay under mappedBudget, and releases them
 // once they grow over it.
 func TestWatchMapped(t *testing.T) {
-	if _, err := fileRSS(); err != nil {
-		t.Skip(err)
-	}
-	const size = mappedBudget + 32<<20
-	b, release, released := mappedFile(t, size)
-	w := newMappedWatch()
+	b, w, release, released := watchedFile(t)
 	w.release.Store(&release)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
@@ -84,11 +87,11 @@ func TestWatchMapped(t *testing.T) {
 	case <-time.After(20 * minPoll):
 	}
 	before, _ := fileRSS()
-	touch(b, size)
+	touch(b, mappedSize)
 	select {
 	case <-released:
 	case <-time.After(5 * time.Second):
-		t.Fatalf("no release after mapping %d MiB; want one over the budget of %d MiB", size>>20, mappedBudget>>20)
+		t.Fatalf("no release after mapping %d MiB; want one over the budget of %d MiB", mappedSize>>20, mappedBudget>>20)
 	}
 	if after, _ := fileRSS(); after >= before {
 		t.Errorf("file-backed RSS %d MiB after the release, %d MiB before the file was read to its end; want less", after>>20, before>>20)
@@ -99,12 +102,7 @@ func TestWatchMapped(t *testing.T) {
 // releases at once when the mapped pages are over the budget, and not
 // under it, nor again within checkEvery.
 func TestMappedCheck(t *testing.T) {
-	if _, err := fileRSS(); err != nil {
-		t.Skip(err)
-	}
-	const size = mappedBudget + 32<<20
-	b, release, released := mappedFile(t, size)
-	w := newMappedWatch()
+	b, w, release, released := watchedFile(t)
 	w.check() // no release function yet: nothing to do
 	w.release.Store(&release)
 	wait := func() { time.Sleep(2 * checkEvery) }
@@ -118,19 +116,19 @@ func TestMappedCheck(t *testing.T) {
 	default:
 	}
 	wait()
-	touch(b, size)
+	touch(b, mappedSize)
 	before, _ := fileRSS()
 	w.check()
 	select {
 	case <-released:
 	default:
-		t.Fatalf("no release right after mapping %d MiB; want one over the budget of %d MiB", size>>20, mappedBudget>>20)
+		t.Fatalf("no release right after mapping %d MiB; want one over the budget of %d MiB", mappedSize>>20, mappedBudget>>20)
 	}
 	if after, _ := fileRSS(); after >= before {
 		t.Errorf("file-backed RSS %d MiB after the release, %d MiB before; want less", after>>20, before>>20)
 	}
 	// Within checkEvery of the last check, a check does nothing.
-	touch(b, size)
+	touch(b, mappedSize)
 	w.lastCheck.Store(int64(time.Since(w.start)))
 	w.check()
 	select {
