@@ -46,6 +46,7 @@ need() { # need COMMAND PACKAGE
 	command -v "$1" >/dev/null 2>&1 || { echo "bench/run.sh: $1 is missing (apt-get install $2)" >&2; exit 1; }
 }
 [[ -x /usr/bin/time ]] || need /usr/bin/time time
+need pgrep procps # the process tree whose memory measure samples
 if [[ $MODE == compare ]]; then
 	skipped notmuch || need notmuch notmuch
 	skipped mu || need mu maildir-utils
@@ -58,6 +59,13 @@ log "building jarchive"
 J=$W/bin/jarchive
 
 load() { cut -d' ' -f1 /proc/loadavg; }
+
+# table FILE: the tab-separated lines of FILE in aligned columns (as column(1) would, which a
+# minimal Debian does not have).
+table() {
+	awk -F'\t' '{n[NR] = NF; for (i = 1; i <= NF; i++) {c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i)}}
+		END {for (r = 1; r <= NR; r++) {s = ""; for (i = 1; i < n[r]; i++) s = s sprintf("%-" w[i] "s  ", c[r, i]); print s c[r, n[r]]}}' "$1"
+}
 
 # measure NAME COMMAND...: runs the command under GNU time; sets WALL (s), RSS (peak resident
 # set, MB, from GNU time) and, sampled from /proc every 0.2 s over the process tree, ANON (peak
@@ -192,7 +200,7 @@ if [[ $MODE == scale ]]; then
 		tail -1 "$OUT" >&2
 		i=$((i + 1))
 	done
-	column -t -s$'\t' "$OUT"
+	table "$OUT"
 	echo "written: $OUT"
 	exit 0
 fi
@@ -345,6 +353,6 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || a+0 == 0 |
 		[[ $line == *[0-9]* ]] && printf '%s\n' "$line"
 	done
 } >"$W/table.txt"
-column -t -s$'\t' "$W/table.txt"
+table "$W/table.txt"
 echo
 echo "written: $OUT, $W/table.txt"
