@@ -3,16 +3,20 @@ package index
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 )
 
-// TestCountHits compares countHits, split into 1 to 5 parts, with bleve's
-// count of the same query, on an index of several segments with deleted
-// and replaced documents.
-func TestCountHits(t *testing.T) {
+// countTestIndex returns an index of 200 messages in 4 segments, some
+// deleted and some replaced. Message i has the subject "message i" and
+// "common purchase order" (every third "common order purchase"), is from
+// user(i%5) and belongs to user(i%3)@contoso.com.
+func countTestIndex(t *testing.T) *Index {
+	t.Helper()
 	ix := openTest(t)
 	base := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
 	doc := func(i int, words string) *Document {
@@ -21,6 +25,7 @@ func TestCountHits(t *testing.T) {
 			Date:    base.Add(-time.Duration(i) * time.Hour),
 			Subject: fmt.Sprintf("message %d %s", i, words),
 			From:    []string{fmt.Sprintf("user%d@contoso.com", i%5)},
+			Owners:  []string{fmt.Sprintf("user%d@contoso.com", i%3)},
 			Size:    int64(1000 + i),
 		}
 	}
@@ -49,6 +54,14 @@ func TestCountHits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return ix
+}
+
+// TestCountHits compares countHits, split into 1 to 5 parts, with bleve's
+// count of the same query, on an index of several segments with deleted
+// and replaced documents.
+func TestCountHits(t *testing.T) {
+	ix := countTestIndex(t)
 	defer func(m uint64, p int) { countParallelMin, countParts = m, p }(countParallelMin, countParts)
 	g, release := ix.current()
 	defer release()
@@ -69,6 +82,92 @@ func TestCountHits(t *testing.T) {
 			got, _, err := countHits(context.Background(), g.idx, bq, 0)
 			if err != nil || got != want.Total {
 				t.Errorf("%q in %d parts: %d, %v; want %d", text, parts, got, err, want.Total)
+			}
+		}
+	}
+}
+
+// TestMatchBitmaps compares matchBitmaps with walking the hits (countRange)
+// and with bleve's count, for queries with and without an owner scope, on
+// an index of several segments with deleted and replaced documents: the
+// same number and the same documents, and bitmaps used exactly for the
+// queries of terms, conjunctions, disjunctions and negations.
+func TestMatchBitmaps(t *testing.T) {
+	ix := countTestIndex(t)
+	g, release := ix.current()
+	defer release()
+	ai, err := g.idx.Advanced()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ai.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		t.Fatalf("reader is a %T; want a scorch snapshot", r)
+	}
+	if n := len(snap.Segments()); n < 2 {
+		t.Fatalf("%d segments; want several", n)
+	}
+	scopes := [][]string{nil, {"user1@contoso.com"}, {"user2@contoso.com", "user0@contoso.com"}}
+	for _, c := range []struct {
+		text      string
+		countable bool
+	}{
+		{"", true},
+		{"common", true},
+		{"-common", true},
+		{"common OR replaced", true},
+		{"from:user1@contoso.com", true},
+		{"replaced", true},
+		{"nothing", true},
+		{"common -replaced", true},
+		{"(common OR nothing) -from:user2@contoso.com", true},
+		{"message 7", true}, // a posting list of one document
+		{"message 8", true}, // of one deleted document
+		{"message -8 -9 -(10 OR 11)", true},
+		{`"purchase order"`, false},
+		{`common -"purchase order"`, false},
+		{"after:2024-05-30", false},
+		{"purch*", false},
+	} {
+		for _, owners := range scopes {
+			bq, err := parseQuery(c.text, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if owners != nil {
+				bq = scoped(bq, owners)
+			}
+			req := bleve.NewSearchRequestOptions(bq, 0, 0, false)
+			req.Score = bleve.ScoreNone
+			sr, err := g.idx.Search(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantN, wantNums, err := countRange(context.Background(), r, g.idx.Mapping(), bq, 0, ^uint64(0), 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, ok, err := matchBitmaps(snap, bq)
+			if err != nil || ok != c.countable {
+				t.Errorf("%q %v: counted with bitmaps %v, %v; want %v", c.text, owners, ok, err, c.countable)
+				continue
+			}
+			if !ok {
+				continue
+			}
+			gotNums, err := h.nums(nil)
+			switch {
+			case err != nil:
+				t.Errorf("%q %v: nums: %v", c.text, owners, err)
+			case h.total != wantN || h.total != sr.Total:
+				t.Errorf("%q %v: %d hits; want %d (bleve: %d)", c.text, owners, h.total, wantN, sr.Total)
+			case !slices.Equal(gotNums, wantNums):
+				t.Errorf("%q %v: hits %v; want %v", c.text, owners, gotNums, wantNums)
 			}
 		}
 	}

@@ -139,32 +139,38 @@ func newTestIndex(t *testing.T, n int) (*Index, []string) {
 
 // TestPaging pages through results with cursors: every hit once, in the
 // order of one big page, for both sorts and a scope, with hits kept by the
-// count and with hits sorted by bleve in windows of months (byDateDirect
-// 0), four messages a second.
+// count, with hits sorted by bleve in windows of months (byDateDirect 0)
+// and with bitmaps, four messages a second.
 func TestPaging(t *testing.T) {
 	ix, _ := newTestIndex(t, 103)
 	ctx := context.Background()
-	defer func(d uint64) { byDateDirect = d }(byDateDirect)
+	defer func(d uint64, b bool) { byDateDirect, useBitmaps = d, b }(byDateDirect, useBitmaps)
+	scope := Scope{Owners: []string{"user1@contoso.com", "User2@Contoso.com"}}
 	for _, tc := range []struct {
-		text   string
-		sort   Sort
-		scope  Scope
-		direct uint64
+		text    string
+		sort    Sort
+		scope   Scope
+		direct  uint64
+		bitmaps bool
 	}{
-		{"", SortDate, all, 4096},
-		{"", SortDate, all, 0},
-		{"common", SortDate, all, 4096},
-		{"common", SortDate, all, 0},
-		{`"message 1"`, SortDate, all, 4096},
-		{"third OR common", SortRelevance, all, 4096},
-		{"common", SortDate, Scope{Owners: []string{"user1@contoso.com", "User2@Contoso.com"}}, 4096},
-		{"common", SortDate, Scope{Owners: []string{"user1@contoso.com", "User2@Contoso.com"}}, 0},
+		{"", SortDate, all, 4096, false},
+		{"", SortDate, all, 0, false},
+		{"", SortDate, all, 0, true},
+		{"common", SortDate, all, 4096, false},
+		{"common", SortDate, all, 0, false},
+		{"common", SortDate, all, 0, true},
+		{`"message 1"`, SortDate, all, 4096, true},
+		{"third OR common", SortRelevance, all, 4096, true},
+		{"common", SortDate, scope, 4096, false},
+		{"common", SortDate, scope, 0, false},
+		{"common", SortDate, scope, 0, true},
 	} {
-		byDateDirect = tc.direct
+		byDateDirect, useBitmaps = 4096, false // the reference: one sort
 		full, err := ix.Search(ctx, Query{Text: tc.text, Sort: tc.sort, Scope: tc.scope, Limit: MaxLimit})
 		if err != nil {
 			t.Fatal(err)
 		}
+		byDateDirect, useBitmaps = tc.direct, tc.bitmaps
 		if full.Next != "" {
 			t.Errorf("%q: one page holds all, but Next = %q", tc.text, full.Next)
 		}
@@ -194,7 +200,7 @@ func TestPaging(t *testing.T) {
 			want = append(want, h.ID)
 		}
 		if !slices.Equal(paged, want) {
-			t.Errorf("%q %v (direct %d): pages give %d hits, one page %d; differ", tc.text, tc.sort, tc.direct, len(paged), len(want))
+			t.Errorf("%q %v (direct %d, bitmaps %v): pages give %d hits, one page %d; differ", tc.text, tc.sort, tc.direct, tc.bitmaps, len(paged), len(want))
 		}
 	}
 	// Owners see only their own.
@@ -255,8 +261,8 @@ func TestSortDate(t *testing.T) {
 	}
 }
 
-// TestSearchByDateWindows checks searchByDate's month windows against one
-// sorted search: the same hits in the same order, page after page, for
+// TestSearchByDateWindows checks searchByDate's month windows and its
+// bitmaps against one sorted search: the same hits in the same order, page after page, for
 // words of every share of the messages, scopes, and messages without a date
 // or with one beyond orderKey's range.
 func TestSearchByDateWindows(t *testing.T) {
@@ -316,17 +322,23 @@ func TestSearchByDateWindows(t *testing.T) {
 			after = res.Next
 		}
 	}
-	defer func(v uint64) { byDateDirect = v }(byDateDirect)
+	defer func(v uint64, b bool) { byDateDirect, useBitmaps = v, b }(byDateDirect, useBitmaps)
 	for _, text := range []string{"", "all", "every2", "every7", "every50", "every333", "every7 OR every50", "-every2"} {
 		for _, scope := range []Scope{all, {Owners: []string{"u1"}}} {
 			for _, limit := range []int{1, 7, 50, 1000} {
-				byDateDirect = math.MaxUint64
+				byDateDirect, useBitmaps = math.MaxUint64, false
 				wantTotal, want := pages(text, scope, limit)
-				byDateDirect = 0
-				gotTotal, got := pages(text, scope, limit)
-				if gotTotal != wantTotal || !slices.Equal(got, want) {
-					t.Errorf("%q %v limit %d: windows give %d hits (total %d), one sort %d (total %d); differ",
-						text, scope, limit, len(got), gotTotal, len(want), wantTotal)
+				for _, way := range []struct {
+					name    string
+					direct  uint64
+					bitmaps bool
+				}{{"windows", 0, false}, {"bitmaps", 0, true}} {
+					byDateDirect, useBitmaps = way.direct, way.bitmaps
+					gotTotal, got := pages(text, scope, limit)
+					if gotTotal != wantTotal || !slices.Equal(got, want) {
+						t.Errorf("%q %v limit %d: %s give %d hits (total %d), one sort %d (total %d); differ",
+							text, scope, limit, way.name, len(got), gotTotal, len(want), wantTotal)
+					}
 				}
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
+	bindex "github.com/blevesearch/bleve_index_api"
 )
 
 // ErrScope is returned by Search for a query without a scope: neither all
@@ -97,17 +98,9 @@ func (ix *Index) Search(ctx context.Context, q Query) (res *Result, err error) {
 		return nil, err
 	}
 	if !q.Scope.All {
-		owners := sortedOwners(q.Scope.Owners)
-		if len(owners) == 0 {
+		if bq = scoped(bq, q.Scope.Owners); bq == nil {
 			return nil, ErrScope
 		}
-		qs := make([]query.Query, len(owners))
-		for i, o := range owners {
-			qs[i] = keywordQuery(fieldOwner, o, false)
-		}
-		b := query.NewBooleanQuery([]query.Query{bq}, nil, nil)
-		b.AddFilter(query.NewDisjunctionQuery(qs))
-		bq = b
 	}
 	limit := q.Limit
 	if limit <= 0 {
@@ -158,6 +151,22 @@ func (ix *Index) Search(ctx context.Context, q Query) (res *Result, err error) {
 	return r, nil
 }
 
+// scoped returns bq limited to the messages of owners; nil when owners
+// name none.
+func scoped(bq query.Query, owners []string) query.Query {
+	terms := sortedOwners(owners)
+	if len(terms) == 0 {
+		return nil
+	}
+	qs := make([]query.Query, len(terms))
+	for i, o := range terms {
+		qs[i] = keywordQuery(fieldOwner, o, false)
+	}
+	b := query.NewBooleanQuery([]query.Query{bq}, nil, nil)
+	b.AddFilter(query.NewDisjunctionQuery(qs))
+	return b
+}
+
 // byDate is the sort newest first.
 func byDate() *search.SortField {
 	return &search.SortField{Field: fieldOrder, Desc: true, Type: search.SortFieldAsString, Missing: search.SortFieldMissingLast}
@@ -166,6 +175,10 @@ func byDate() *search.SortField {
 // byDateDirect is the number of hits up to which searchByDate sorts them
 // all: those the count kept (countHits).
 var byDateDirect uint64 = 4096 // a variable for tests
+
+// useBitmaps is whether searchByDate finds the hits of queries that allow it
+// with bitmaps (bitHits); a variable for tests, which compare the ways.
+var useBitmaps = true
 
 // searchByDate returns the first size hits of bq newest first (after the
 // order key after[0], when after is set) and the number of all its hits.
@@ -180,7 +193,9 @@ var byDateDirect uint64 = 4096 // a variable for tests
 // windows expected (from the share of all messages that match) to hold
 // twice the hits wanted, each window twice the last, until the page is
 // full. A search with few hits (byDateDirect) has them already: the count
-// keeps them, and their order keys sort them.
+// keeps them, and their order keys sort them. Most queries (words, owners,
+// OR and NOT: no phrase, prefix or range) need none of that: their hits
+// are bitmaps, counted and cut to the newest months at once (bitHits).
 func searchByDate(ctx context.Context, idx bleve.Index, bq query.Query, size int, after []string) (search.DocumentMatchCollection, uint64, error) {
 	sorted := func(q query.Query, size int) (*bleve.SearchResult, error) {
 		req := bleve.NewSearchRequestOptions(q, size, 0, false)
@@ -188,6 +203,11 @@ func searchByDate(ctx context.Context, idx bleve.Index, bq query.Query, size int
 		req.Score = bleve.ScoreNone
 		req.SearchAfter = after
 		return idx.SearchInContext(ctx, req)
+	}
+	if useBitmaps {
+		if hits, total, ok, err := searchByDateBitmaps(ctx, idx, bq, size, after); ok || err != nil {
+			return hits, total, err
+		}
 	}
 	total, kept, err := countHits(ctx, idx, bq, int(byDateDirect))
 	if err != nil {
@@ -275,7 +295,9 @@ type monthCount struct {
 // monthCounts returns the months of the index, newest first, with the
 // number of their documents, and the sum of those (deleted documents not
 // yet merged away may count: the numbers are estimates).
-func monthCounts(idx bleve.Index) ([]monthCount, uint64, error) {
+func monthCounts(idx interface {
+	FieldDict(field string) (bindex.FieldDict, error)
+}) ([]monthCount, uint64, error) {
 	d, err := idx.FieldDict(fieldMonth)
 	if err != nil {
 		return nil, 0, err
