@@ -96,6 +96,19 @@ func (h *bitHits) nums(within func(*bitCounter) (*roaring.Bitmap, bool)) ([]uint
 // hits of those months are read. ok is false when the months of r do not
 // hold all hits (the caller then sorts another way).
 func (h *bitHits) newest(ctx context.Context, r bindex.IndexReader, size int, after []string) (hits search.DocumentMatchCollection, ok bool, err error) {
+	if h.total <= uint64(2*size) {
+		// Few: reading all their keys costs less than going through
+		// the months (a dictionary lookup per month and segment).
+		nums, err := h.nums(nil)
+		if err != nil {
+			return nil, false, err
+		}
+		kept, err := keptHits(r, nums)
+		if err != nil {
+			return nil, false, err
+		}
+		return sortKept(kept, size, after), true, nil
+	}
 	months, _, err := monthCounts(r)
 	if err != nil {
 		return nil, false, err

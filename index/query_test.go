@@ -193,6 +193,9 @@ func TestPaging(t *testing.T) {
 			if len(res.Hits) != 10 {
 				t.Fatalf("%q page %d: %d hits with a next page", tc.text, pages, len(res.Hits))
 			}
+			if uint64(len(paged)) > full.Total {
+				t.Fatalf("%q: the pages give more than the %d hits", tc.text, full.Total)
+			}
 			after = res.Next
 		}
 		var want []string
@@ -318,6 +321,9 @@ func TestSearchByDateWindows(t *testing.T) {
 			}
 			if res.Next == "" {
 				return total, ids
+			}
+			if uint64(len(ids)) > total {
+				t.Fatalf("%q %v limit %d: the pages give more than the %d hits", text, scope, limit, total)
 			}
 			after = res.Next
 		}
