@@ -111,13 +111,15 @@ mb() { du -sb "$@" 2>/dev/null | awk '{s+=$1} END {printf "%.1f", s/1e6}'; }
 # warm DIR...: reads every file once so that each tool starts on a warm page cache.
 warm() { find "$@" -type f -print0 | xargs -0 cat >/dev/null; }
 
-# corpus DIR ARGS...: generates the corpus unless DIR holds a complete one.
+# corpus DIR ARGS...: generates the corpus unless DIR holds a complete one of this generator's
+# version (an older generator's corpus is not the same corpus).
 corpus() {
-	local dir=$1
+	local dir=$1 v
 	shift
-	if [[ ! -f $dir/corpus.json ]]; then
+	v=$("$J" bench gen -version)
+	if ! grep -qs "\"generator\": $v," "$dir/corpus.json"; then
 		rm -rf "$dir"
-		log "generating $dir"
+		log "generating $dir (generator $v)"
 		"$J" bench gen "$@" -o "$dir" >&2
 	fi
 }

@@ -44,6 +44,12 @@ type Corpus struct {
 	recent [32]*corpusEntry // ring of earlier messages, for duplicates
 }
 
+// CorpusVersion numbers the streams of a Corpus. It goes up whenever the messages that
+// some CorpusOptions give change, so that a corpus kept on disk (bench/run.sh keeps them by
+// size and seed) is known to come from an older generator. TestCorpusVersion holds a hash of
+// a stream of this version and fails when the stream changes without it.
+const CorpusVersion = 2
+
 // CorpusOptions configure a Corpus. The zero value gives the defaults.
 type CorpusOptions struct {
 	Seed int64

@@ -355,3 +355,21 @@ func TestReplaceField(t *testing.T) {
 		t.Errorf("replaceField of a missing field = %q; want it unchanged", got)
 	}
 }
+
+// corpusVersionHash is the SHA-256 of the first 300 messages (Data) of seed 1 with journal
+// reports and 10% duplicates, as CorpusVersion makes them.
+const corpusVersionHash = "e553b3b4eb82b3f4ee61c10172d9f74e41fe9a34ca2d44a001e691942caa9cab"
+
+// TestCorpusVersion fails when the stream of a Corpus changes: then CorpusVersion must go
+// up (corpora kept on disk are stale) and corpusVersionHash be the new hash.
+func TestCorpusVersion(t *testing.T) {
+	c := NewCorpus(CorpusOptions{Seed: 1, Journal: true, Duplicates: 0.10})
+	h := sha256.New()
+	for range 300 {
+		m := c.Next()
+		h.Write(m.Data)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != corpusVersionHash {
+		t.Errorf("the corpus stream changed (hash %s): raise CorpusVersion (%d) and set corpusVersionHash to the new hash", got, CorpusVersion)
+	}
+}

@@ -20,6 +20,7 @@ import (
 // The bench command: the tools of bench/run.sh (see README, Benchmark).
 //
 //	jarchive bench gen -n N [-seed S] [-journal] [-dup PCT] [-users N] [-chunk N] [-mbox=false] -o DIR
+//	jarchive bench gen -version
 //	jarchive bench search [-config FILE] [-n RUNS] [-limit N] [-page N] [-sort date|relevance] QUERY
 //	jarchive bench profile [-cpu FILE] [-mem FILE] -- COMMAND [ARGS]
 const benchSynopsis = "gen -n N [-seed S] [-journal] [-dup PCT] -o DIR | search [-config FILE] [-n RUNS] [-page N] [-sort date|relevance] QUERY | profile [-cpu FILE] [-mem FILE] -- COMMAND [ARGS]"
@@ -41,19 +42,20 @@ func runBench(ctx context.Context, a *app, args []string) error {
 
 // corpusInfo is DIR/corpus.json, written when a corpus is complete.
 type corpusInfo struct {
-	Messages int                 `json:"messages"`
-	Seed     int64               `json:"seed"`
-	Journal  bool                `json:"journal"`
-	DupPct   float64             `json:"dup_percent"`
-	Users    int                 `json:"users"`
-	Maildirs []string            `json:"maildirs"`
-	Mbox     bool                `json:"mbox"`
-	Stats    mailgen.CorpusStats `json:"stats"`
-	Seconds  float64             `json:"seconds"`
+	Generator int                 `json:"generator"` // mailgen.CorpusVersion
+	Messages  int                 `json:"messages"`
+	Seed      int64               `json:"seed"`
+	Journal   bool                `json:"journal"`
+	DupPct    float64             `json:"dup_percent"`
+	Users     int                 `json:"users"`
+	Maildirs  []string            `json:"maildirs"`
+	Mbox      bool                `json:"mbox"`
+	Stats     mailgen.CorpusStats `json:"stats"`
+	Seconds   float64             `json:"seconds"`
 }
 
 func benchGen(ctx context.Context, a *app, args []string) error {
-	const synopsis = "gen -n N [-seed S] [-journal] [-dup PCT] [-users N] [-chunk N] [-mbox=false] -o DIR"
+	const synopsis = "gen -n N [-seed S] [-journal] [-dup PCT] [-users N] [-chunk N] [-mbox=false] -o DIR | gen -version"
 	fs := newFlags(a, "bench", synopsis)
 	n := fs.Int("n", 0, "number of `messages`")
 	seed := fs.Int64("seed", 1, "random `seed`: the same seed gives the same corpus")
@@ -63,8 +65,13 @@ func benchGen(ctx context.Context, a *app, args []string) error {
 	chunk := fs.Int("chunk", 0, "start a new maildir every `n` messages (maildir-000, maildir-001, ...)")
 	mbox := fs.Bool("mbox", true, "also write the messages as an mboxrd mailbox")
 	out := fs.String("o", "", "corpus `directory` (created; must not exist or be empty)")
+	version := fs.Bool("version", false, "print the generator's version (corpus.json's generator) and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *version {
+		fmt.Fprintln(a.stdout, mailgen.CorpusVersion)
+		return nil
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -104,7 +111,7 @@ func benchGen(ctx context.Context, a *app, args []string) error {
 	p.done()
 	el := time.Since(start)
 	st := w.Stats()
-	info := corpusInfo{Messages: *n, Seed: *seed, Journal: *journal, DupPct: *dup, Users: *users,
+	info := corpusInfo{Generator: mailgen.CorpusVersion, Messages: *n, Seed: *seed, Journal: *journal, DupPct: *dup, Users: *users,
 		Maildirs: w.Maildirs(), Mbox: *mbox, Stats: st, Seconds: el.Seconds()}
 	data, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {

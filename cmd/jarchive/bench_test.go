@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"jarchive/mailgen"
 )
 
 // TestBenchGenImportSearch generates a small journal corpus, imports it and
@@ -29,7 +31,7 @@ func TestBenchGenImportSearch(t *testing.T) {
 	if err := json.Unmarshal(data, &info); err != nil {
 		t.Fatal(err)
 	}
-	if info.Stats.Messages != 120 || info.Stats.Duplicates == 0 || !info.Journal {
+	if info.Stats.Messages != 120 || info.Stats.Duplicates == 0 || !info.Journal || info.Generator != mailgen.CorpusVersion {
 		t.Fatalf("corpus.json = %+v; want 120 journal messages with duplicates", info)
 	}
 	ents, err := os.ReadDir(filepath.Join(corpus, "maildir", "cur"))
