@@ -48,6 +48,7 @@ func startDaemon(t *testing.T, bin, cfg string, env ...string) *daemon {
 	}
 	d := &daemon{t: t, logPath: filepath.Join(dir, "serve.log"), notes: make(chan string, 10000), exited: make(chan struct{})}
 	go func() {
+		defer conn.Close()
 		buf := make([]byte, 4096)
 		for {
 			n, err := conn.Read(buf)
@@ -77,7 +78,10 @@ func startDaemon(t *testing.T, bin, cfg string, env ...string) *daemon {
 	go func() {
 		d.err = d.cmd.Wait()
 		logFile.Close()
-		conn.Close()
+		// The daemon's last datagrams (STOPPING=1 a moment before it
+		// ends) may still wait in the socket, which closing it would
+		// drop: the reader takes them until the deadline, then closes it.
+		conn.SetReadDeadline(time.Now().Add(notesAfterExit))
 		close(d.exited)
 	}()
 	t.Cleanup(func() {
@@ -98,6 +102,11 @@ func (d *daemon) log() string {
 	b, _ := os.ReadFile(d.logPath)
 	return string(b)
 }
+
+// notesAfterExit is how long the notes of a daemon that has exited are
+// still read: long enough for a reader goroutine kept waiting on a loaded
+// machine.
+const notesAfterExit = 5 * time.Second
 
 // note waits for a datagram holding state (e.g. "READY=1") and returns it.
 // Datagrams before it are dropped.
@@ -123,7 +132,7 @@ func (d *daemon) note(state string, timeout time.Duration) string {
 					if has(n) {
 						return n
 					}
-				case <-time.After(time.Second):
+				case <-time.After(notesAfterExit):
 					d.t.Fatalf("serve exited (%v) before sending %s", d.err, state)
 				}
 			}
