@@ -16,13 +16,16 @@ import (
 
 // bitHits are the hits of a query in one snapshot of the index, found with
 // set operations on the postings bitmaps of each segment. That works for
-// queries built only of terms, conjunctions, disjunctions, negations
-// (BooleanQuery's MustNot and Filter) and match-all: what most searches are.
+// queries built only of terms, prefixes, conjunctions, disjunctions,
+// negations (BooleanQuery's MustNot and Filter) and match-all: what most
+// searches are.
 // A word in half of 200,000 messages (a disjunction of its term in every
 // default field) is counted in well under a millisecond, where walking its
 // 95,000 hits one by one, as a searcher does, takes 3-4 ms; and the newest
 // hits are those in the newest months' bitmaps, so only those are read.
-// Other queries (phrases, prefixes, ranges) are not bitmap-countable.
+// A prefix is the union of its terms' bitmaps (invoic* at 200,000: 55 ms
+// walked, as bleve's searcher does). Other queries (phrases, date and size
+// ranges) are not bitmap-countable.
 type bitHits struct {
 	segs    []*bitCounter
 	hits    []*roaring.Bitmap // per segment, without deleted documents
@@ -184,6 +187,8 @@ func bitCountable(q query.Query) bool {
 	switch q := q.(type) {
 	case *query.TermQuery:
 		return q.Field() != ""
+	case *query.PrefixQuery:
+		return q.Field() != "" && q.Prefix != ""
 	case *query.MatchAllQuery:
 		return true
 	case *query.ConjunctionQuery:
@@ -217,6 +222,8 @@ func (c *bitCounter) eval(q query.Query) (bm *roaring.Bitmap, ok bool) {
 	switch q := q.(type) {
 	case *query.TermQuery:
 		return c.term(q.Field(), q.Term)
+	case *query.PrefixQuery:
+		return c.prefix(q.Field(), q.Prefix)
 	case *query.MatchAllQuery:
 		return c.all(), true
 	case *query.ConjunctionQuery:
@@ -301,6 +308,59 @@ func (c *bitCounter) all() *roaring.Bitmap {
 
 // term returns the postings bitmap of term in field.
 func (c *bitCounter) term(field, term string) (*roaring.Bitmap, bool) {
+	d, ok := c.dict(field)
+	if !ok {
+		return nil, false
+	}
+	return c.postings(d, []byte(term))
+}
+
+// prefix returns the documents holding a term that starts with prefix in
+// field: the union of those terms' postings. Unlike bleve's prefix
+// searcher it has no limit on the number of terms.
+func (c *bitCounter) prefix(field, prefix string) (*roaring.Bitmap, bool) {
+	d, ok := c.dict(field)
+	if !ok {
+		return nil, false
+	}
+	start := []byte(prefix)
+	var end []byte // the first key after every key with the prefix; nil for none
+	for i := len(start) - 1; i >= 0; i-- {
+		if start[i] != 0xff {
+			end = append(slices.Clone(start[:i]), start[i]+1)
+			break
+		}
+	}
+	it := d.AutomatonIterator(nil, start, end)
+	var bms []*roaring.Bitmap
+	for {
+		e, err := it.Next()
+		if err != nil {
+			c.err = err
+			return nil, false
+		}
+		if e == nil {
+			break
+		}
+		b, ok := c.postings(d, []byte(e.Term))
+		if !ok {
+			return nil, false
+		}
+		if !b.IsEmpty() {
+			bms = append(bms, b)
+		}
+	}
+	switch len(bms) {
+	case 0:
+		return roaring.New(), true
+	case 1:
+		return bms[0], true
+	}
+	return roaring.FastOr(bms...), true
+}
+
+// dict returns the term dictionary of field (cached).
+func (c *bitCounter) dict(field string) (segment.TermDictionary, bool) {
 	d, ok := c.dicts[field]
 	if !ok {
 		var err error
@@ -310,7 +370,12 @@ func (c *bitCounter) term(field, term string) (*roaring.Bitmap, bool) {
 		}
 		c.dicts[field] = d
 	}
-	pl, err := d.PostingsList([]byte(term), nil, nil)
+	return d, true
+}
+
+// postings returns the postings bitmap of term in d.
+func (c *bitCounter) postings(d segment.TermDictionary, term []byte) (*roaring.Bitmap, bool) {
+	pl, err := d.PostingsList(term, nil, nil)
 	if err != nil {
 		c.err = err
 		return nil, false

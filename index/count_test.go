@@ -132,7 +132,14 @@ func TestMatchBitmaps(t *testing.T) {
 		{`"purchase order"`, false},
 		{`common -"purchase order"`, false},
 		{"after:2024-05-30", false},
-		{"purch*", false},
+		{"purch*", true},
+		{"replac* OR nothing", true},
+		{"common -replac*", true},
+		{"zzz*", true}, // no term
+		{"10*", true},  // 10, 100-109: several terms
+		{"19* OR 20*", true},
+		{"from:user1*", true}, // a prefix in an address field
+		{"messag* -\"purchase order\"", false},
 	} {
 		for _, owners := range scopes {
 			bq, err := parseQuery(c.text, nil)

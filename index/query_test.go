@@ -329,7 +329,7 @@ func TestSearchByDateWindows(t *testing.T) {
 		}
 	}
 	defer func(v uint64, b bool) { byDateDirect, useBitmaps = v, b }(byDateDirect, useBitmaps)
-	for _, text := range []string{"", "all", "every2", "every7", "every50", "every333", "every7 OR every50", "-every2"} {
+	for _, text := range []string{"", "all", "every2", "every7", "every50", "every333", "every7 OR every50", "-every2", "every*", "every3* -every2"} {
 		for _, scope := range []Scope{all, {Owners: []string{"u1"}}} {
 			for _, limit := range []int{1, 7, 50, 1000} {
 				byDateDirect, useBitmaps = math.MaxUint64, false
