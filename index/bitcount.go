@@ -286,17 +286,22 @@ func (c *bitCounter) or(qs []query.Query) (*roaring.Bitmap, bool) {
 		if !ok {
 			return nil, false
 		}
-		if !b.IsEmpty() {
-			bms = append(bms, b)
-		}
+		bms = append(bms, b)
 	}
+	return union(bms), true
+}
+
+// union returns the union of bms, which it does not change: one of them
+// when the others are empty.
+func union(bms []*roaring.Bitmap) *roaring.Bitmap {
+	bms = slices.DeleteFunc(bms, (*roaring.Bitmap).IsEmpty)
 	switch len(bms) {
 	case 0:
-		return roaring.New(), true
+		return roaring.New()
 	case 1:
-		return bms[0], true
+		return bms[0]
 	}
-	return roaring.FastOr(bms...), true
+	return roaring.FastOr(bms...)
 }
 
 // all returns every document number of the segment.
@@ -346,17 +351,9 @@ func (c *bitCounter) prefix(field, prefix string) (*roaring.Bitmap, bool) {
 		if !ok {
 			return nil, false
 		}
-		if !b.IsEmpty() {
-			bms = append(bms, b)
-		}
+		bms = append(bms, b)
 	}
-	switch len(bms) {
-	case 0:
-		return roaring.New(), true
-	case 1:
-		return bms[0], true
-	}
-	return roaring.FastOr(bms...), true
+	return union(bms), true
 }
 
 // dict returns the term dictionary of field (cached).
