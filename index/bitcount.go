@@ -321,8 +321,7 @@ func (c *bitCounter) term(field, term string) (*roaring.Bitmap, bool) {
 }
 
 // prefix returns the documents holding a term that starts with prefix in
-// field: the union of those terms' postings. Unlike bleve's prefix
-// searcher it has no limit on the number of terms.
+// field: the union of those terms' postings.
 func (c *bitCounter) prefix(field, prefix string) (*roaring.Bitmap, bool) {
 	d, ok := c.dict(field)
 	if !ok {
