@@ -43,7 +43,7 @@ type bitCounter struct {
 
 // matchBitmaps returns the hits of q in snap; ok is false when q is not
 // bitmap-countable.
-func matchBitmaps(snap *scorch.IndexSnapshot, q query.Query) (h *bitHits, ok bool, err error) {
+func matchBitmaps(ctx context.Context, snap *scorch.IndexSnapshot, q query.Query) (h *bitHits, ok bool, err error) {
 	if !bitCountable(q) {
 		return nil, false, nil
 	}
@@ -51,6 +51,9 @@ func matchBitmaps(snap *scorch.IndexSnapshot, q query.Query) (h *bitHits, ok boo
 	offsets, _ := docNumbers(snap)
 	h = &bitHits{segs: make([]*bitCounter, len(segs)), hits: make([]*roaring.Bitmap, len(segs)), offsets: offsets}
 	for i, ss := range segs {
+		if err := ctx.Err(); err != nil {
+			return nil, false, err
+		}
 		c := &bitCounter{seg: ss.Segment(), dicts: map[string]segment.TermDictionary{}, size: uint64(ss.FullSize())}
 		bm, ok := c.eval(q)
 		if c.err != nil {
@@ -174,7 +177,7 @@ func searchByDateBitmaps(ctx context.Context, idx bleve.Index, bq query.Query, s
 	if !ok {
 		return nil, 0, false, nil
 	}
-	h, ok, err := matchBitmaps(snap, bq)
+	h, ok, err := matchBitmaps(ctx, snap, bq)
 	if err != nil || !ok || h.total == 0 {
 		return nil, 0, ok, err
 	}

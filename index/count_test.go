@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -159,7 +160,7 @@ func TestMatchBitmaps(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, ok, err := matchBitmaps(snap, bq)
+			h, ok, err := matchBitmaps(context.Background(), snap, bq)
 			if err != nil || ok != c.countable {
 				t.Errorf("%q %v: counted with bitmaps %v, %v; want %v", c.text, owners, ok, err, c.countable)
 				continue
@@ -176,6 +177,19 @@ func TestMatchBitmaps(t *testing.T) {
 			case !slices.Equal(gotNums, wantNums):
 				t.Errorf("%q %v: hits %v; want %v", c.text, owners, gotNums, wantNums)
 			}
+		}
+	}
+}
+
+// TestSearchBitmapsCanceled: a search on bitmaps whose context has ended
+// fails with the context's error instead of answering.
+func TestSearchBitmapsCanceled(t *testing.T) {
+	ix := countTestIndex(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, text := range []string{"", "common", "purch*", "common -replaced", "replaced", "message 7", "nothing"} {
+		if res, err := ix.Search(ctx, Query{Text: text, Scope: all}); !errors.Is(err, context.Canceled) {
+			t.Errorf("%q with a canceled context: %v, %v; want context.Canceled", text, res, err)
 		}
 	}
 }
