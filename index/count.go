@@ -83,15 +83,26 @@ func countHits(ctx context.Context, idx bleve.Index, q query.Query, keep int) (u
 	return total, kept, err
 }
 
-// keptHit is a hit that countHits kept: its id and order key (the value of
-// fieldOrder, "" when it has none).
+// keptHit is a hit that countHits kept: its document number, id and order
+// key (the value of fieldOrder, "" when it has none).
 type keptHit struct {
+	num   uint64
 	id    string
 	order string
 }
 
 // keptHits reads the ids and order keys of the documents numbered nums.
 func keptHits(r bindex.IndexReader, nums []uint64) ([]keptHit, error) {
+	kept, err := orderKeys(r, nums)
+	if err != nil {
+		return nil, err
+	}
+	return kept, readIDs(r, kept)
+}
+
+// orderKeys reads the order keys of the documents numbered nums, without
+// their ids (readIDs).
+func orderKeys(r bindex.IndexReader, nums []uint64) ([]keptHit, error) {
 	dvr, err := r.DocValueReader([]string{fieldOrder})
 	if err != nil {
 		return nil, err
@@ -99,16 +110,28 @@ func keptHits(r bindex.IndexReader, nums []uint64) ([]keptHit, error) {
 	kept := make([]keptHit, len(nums))
 	var iid bindex.IndexInternalID
 	for i, n := range nums {
+		kept[i].num = n
 		iid = bindex.NewIndexInternalID(iid, n)
-		if kept[i].id, err = r.ExternalID(iid); err != nil {
-			return nil, err
-		}
 		err := dvr.VisitDocValues(iid, func(_ string, term []byte) { kept[i].order = string(term) })
 		if err != nil {
 			return nil, err
 		}
 	}
 	return kept, nil
+}
+
+// readIDs sets the id of each of kept.
+func readIDs(r bindex.IndexReader, kept []keptHit) error {
+	var iid bindex.IndexInternalID
+	for i := range kept {
+		iid = bindex.NewIndexInternalID(iid, kept[i].num)
+		id, err := r.ExternalID(iid)
+		if err != nil {
+			return err
+		}
+		kept[i].id = id
+	}
+	return nil
 }
 
 // docNumbers returns the first document number of each segment of snap

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -266,13 +267,22 @@ func searchByDate(ctx context.Context, idx bleve.Index, bq query.Query, size int
 // sorted search would: by order key (unique, see sortDate), descending,
 // those without one last.
 func sortKept(kept []keptHit, size int, after []string) search.DocumentMatchCollection {
+	return matches(firstKept(kept, size, after))
+}
+
+// firstKept returns the first size of kept in sortKept's order; ties
+// (which sortDate makes rare) by id, then document number.
+func firstKept(kept []keptHit, size int, after []string) []keptHit {
 	if after != nil {
 		kept = slices.DeleteFunc(kept, func(h keptHit) bool { return h.order != "" && h.order >= after[0] })
 	}
 	slices.SortFunc(kept, func(a, b keptHit) int {
 		switch {
 		case a.order == b.order:
-			return strings.Compare(a.id, b.id)
+			if c := strings.Compare(a.id, b.id); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.num, b.num)
 		case a.order == "":
 			return 1
 		case b.order == "":
@@ -280,9 +290,14 @@ func sortKept(kept []keptHit, size int, after []string) search.DocumentMatchColl
 		}
 		return strings.Compare(b.order, a.order)
 	})
-	hits := make(search.DocumentMatchCollection, min(size, len(kept)))
-	for i := range hits {
-		hits[i] = &search.DocumentMatch{ID: kept[i].id, DecodedSort: []string{kept[i].order}}
+	return kept[:min(size, len(kept))]
+}
+
+// matches returns kept as bleve's hits of a search sorted by date.
+func matches(kept []keptHit) search.DocumentMatchCollection {
+	hits := make(search.DocumentMatchCollection, len(kept))
+	for i, h := range kept {
+		hits[i] = &search.DocumentMatch{ID: h.id, DecodedSort: []string{h.order}}
 	}
 	return hits
 }
