@@ -1,7 +1,6 @@
 package index
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -97,8 +96,7 @@ func (h *bitHits) nums(within func(*bitCounter) (*roaring.Bitmap, bool)) ([]uint
 }
 
 // newest returns the first size hits newest first (after the order key
-// after[0], when after is set), as bleve's sorted search would (sortKept,
-// reading ids only for those: page).
+// after[0], when after is set), as bleve's sorted search would (topHits).
 // The month field partitions the messages in date order, so those are the
 // newest hits of the newest months that hold enough of them: only the
 // hits of those months are read. ok is false when the months of r do not
@@ -115,7 +113,8 @@ func (h *bitHits) newest(ctx context.Context, r bindex.IndexReader, size int, af
 		if err := top.add(r, nums); err != nil {
 			return nil, false, err
 		}
-		return top.page(r)
+		hits, err := top.page(r)
+		return hits, err == nil, err
 	}
 	months, _, err := monthCounts(r)
 	if err != nil {
@@ -145,7 +144,8 @@ func (h *bitHits) newest(ctx context.Context, r bindex.IndexReader, size int, af
 			return nil, false, err
 		}
 		if top.seen >= size {
-			return top.page(r)
+			hits, err := top.page(r)
+			return hits, err == nil, err
 		}
 	}
 	// Every hit was read, if the months hold them all (every document
@@ -153,123 +153,8 @@ func (h *bitHits) newest(ctx context.Context, r bindex.IndexReader, size int, af
 	if after == nil && read != h.total {
 		return nil, false, nil
 	}
-	return top.page(r)
-}
-
-// topHits keeps the newest size of the hits it is given (after the order
-// key after[0], when set), in sortKept's order but for ties, which it
-// breaks by document number: a month of a large archive holds tens of
-// thousands of messages, and sorting them all, or reading their ids, cost
-// more than reading their order keys. It holds the worst kept hit first
-// (a heap).
-type topHits struct {
-	size  int
-	after []byte
-	seen  int // hits after the cursor given to add
-	kept  []keptHit
-}
-
-func newTopHits(size int, after []string) *topHits {
-	t := &topHits{size: size, kept: make([]keptHit, 0, size)}
-	if after != nil {
-		t.after = []byte(after[0])
-	}
-	return t
-}
-
-// before reports whether the hit (order, num) comes before h, newest
-// first: a larger order key, then a smaller document number; those
-// without a key last.
-func before(order []byte, num uint64, h *keptHit) bool {
-	switch c := bytes.Compare(order, []byte(h.order)); {
-	case c == 0:
-		return num < h.num
-	case len(order) == 0:
-		return false
-	case h.order == "":
-		return true
-	default:
-		return c > 0
-	}
-}
-
-// add reads the order keys of the documents numbered nums and keeps those
-// that are among the newest.
-func (t *topHits) add(r bindex.IndexReader, nums []uint64) error {
-	if t.size <= 0 {
-		return nil
-	}
-	dvr, err := r.DocValueReader([]string{fieldOrder})
-	if err != nil {
-		return err
-	}
-	var iid bindex.IndexInternalID
-	for _, n := range nums {
-		iid = bindex.NewIndexInternalID(iid, n)
-		var order []byte
-		if err := dvr.VisitDocValues(iid, func(_ string, term []byte) { order = term }); err != nil {
-			return err
-		}
-		if t.after != nil && len(order) > 0 && bytes.Compare(order, t.after) >= 0 {
-			continue
-		}
-		t.seen++
-		switch {
-		case len(t.kept) < t.size:
-			t.kept = append(t.kept, keptHit{num: n, order: string(order)})
-			t.up(len(t.kept) - 1)
-		case before(order, n, &t.kept[0]):
-			t.kept[0] = keptHit{num: n, order: string(order)}
-			t.down(0)
-		}
-	}
-	return nil
-}
-
-// worse reports whether kept hit i comes after kept hit j.
-func (t *topHits) worse(i, j int) bool {
-	return before([]byte(t.kept[j].order), t.kept[j].num, &t.kept[i])
-}
-
-func (t *topHits) up(i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if !t.worse(i, p) {
-			return
-		}
-		t.kept[i], t.kept[p] = t.kept[p], t.kept[i]
-		i = p
-	}
-}
-
-func (t *topHits) down(i int) {
-	for {
-		w := i
-		for _, c := range []int{2*i + 1, 2*i + 2} {
-			if c < len(t.kept) && t.worse(c, w) {
-				w = c
-			}
-		}
-		if w == i {
-			return
-		}
-		t.kept[i], t.kept[w] = t.kept[w], t.kept[i]
-		i = w
-	}
-}
-
-// page returns the kept hits newest first, with their ids.
-func (t *topHits) page(r bindex.IndexReader) (search.DocumentMatchCollection, bool, error) {
-	slices.SortFunc(t.kept, func(a, b keptHit) int {
-		if before([]byte(a.order), a.num, &b) {
-			return -1
-		}
-		return 1
-	})
-	if err := readIDs(r, t.kept); err != nil {
-		return nil, false, err
-	}
-	return matches(t.kept), true, nil
+	hits, err = top.page(r)
+	return hits, err == nil, err
 }
 
 // searchByDateBitmaps is searchByDate for a bitmap-countable query (see

@@ -29,11 +29,11 @@ var (
 // common words in 200,000 messages compares the word positions of every
 // message holding them, tens of milliseconds on one core.
 //
-// When q matches at most keep documents, countHits also returns them, with
-// their order keys, in no particular order: a search with few hits needs
-// nothing more, and walking them all again in a sorted search would double
-// its cost.
-func countHits(ctx context.Context, idx bleve.Index, q query.Query, keep int) (uint64, []keptHit, error) {
+// When q matches at most keep documents, countHits also returns the first
+// size of them newest first (after the order key after[0], when set;
+// topHits): a search with few hits needs nothing more, and walking them all
+// again in a sorted search would double its cost.
+func countHits(ctx context.Context, idx bleve.Index, q query.Query, keep, size int, after []string) (uint64, search.DocumentMatchCollection, error) {
 	ai, err := idx.Advanced()
 	if err != nil {
 		return 0, nil, err
@@ -79,59 +79,12 @@ func countHits(ctx context.Context, idx bleve.Index, q query.Query, keep int) (u
 	if total == 0 || total > uint64(keep) {
 		return total, nil, nil
 	}
-	kept, err := keptHits(r, slices.Concat(nums...))
-	return total, kept, err
-}
-
-// keptHit is a hit that countHits kept: its document number, id and order
-// key (the value of fieldOrder, "" when it has none).
-type keptHit struct {
-	num   uint64
-	id    string
-	order string
-}
-
-// keptHits reads the ids and order keys of the documents numbered nums.
-func keptHits(r bindex.IndexReader, nums []uint64) ([]keptHit, error) {
-	kept, err := orderKeys(r, nums)
-	if err != nil {
-		return nil, err
+	top := newTopHits(size, after)
+	if err := top.add(r, slices.Concat(nums...)); err != nil {
+		return 0, nil, err
 	}
-	return kept, readIDs(r, kept)
-}
-
-// orderKeys reads the order keys of the documents numbered nums, without
-// their ids (readIDs).
-func orderKeys(r bindex.IndexReader, nums []uint64) ([]keptHit, error) {
-	dvr, err := r.DocValueReader([]string{fieldOrder})
-	if err != nil {
-		return nil, err
-	}
-	kept := make([]keptHit, len(nums))
-	var iid bindex.IndexInternalID
-	for i, n := range nums {
-		kept[i].num = n
-		iid = bindex.NewIndexInternalID(iid, n)
-		err := dvr.VisitDocValues(iid, func(_ string, term []byte) { kept[i].order = string(term) })
-		if err != nil {
-			return nil, err
-		}
-	}
-	return kept, nil
-}
-
-// readIDs sets the id of each of kept.
-func readIDs(r bindex.IndexReader, kept []keptHit) error {
-	var iid bindex.IndexInternalID
-	for i := range kept {
-		iid = bindex.NewIndexInternalID(iid, kept[i].num)
-		id, err := r.ExternalID(iid)
-		if err != nil {
-			return err
-		}
-		kept[i].id = id
-	}
-	return nil
+	hits, err := top.page(r)
+	return total, hits, err
 }
 
 // docNumbers returns the first document number of each segment of snap

@@ -80,7 +80,7 @@ func TestCountHits(t *testing.T) {
 		}
 		for parts := 1; parts <= 5; parts++ {
 			countParallelMin, countParts = 0, parts
-			got, _, err := countHits(context.Background(), g.idx, bq, 0)
+			got, _, err := countHits(context.Background(), g.idx, bq, 0, 0, nil)
 			if err != nil || got != want.Total {
 				t.Errorf("%q in %d parts: %d, %v; want %d", text, parts, got, err, want.Total)
 			}

@@ -1,7 +1,6 @@
 package index
 
 import (
-	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -194,8 +192,8 @@ var useBitmaps = true
 // windows expected (from the share of all messages that match) to hold
 // twice the hits wanted, each window twice the last, until the page is
 // full. A search with few hits (byDateDirect) has them already: the count
-// keeps them, and their order keys sort them. Most queries (words, owners,
-// OR and NOT: no phrase, prefix or range) need none of that: their hits
+// keeps them, and their order keys sort them. Most queries (words, word*,
+// owners, OR and NOT: no phrase or range) need none of that: their hits
 // are bitmaps, counted and cut to the newest months at once (bitHits).
 func searchByDate(ctx context.Context, idx bleve.Index, bq query.Query, size int, after []string) (search.DocumentMatchCollection, uint64, error) {
 	sorted := func(q query.Query, size int) (*bleve.SearchResult, error) {
@@ -210,15 +208,12 @@ func searchByDate(ctx context.Context, idx bleve.Index, bq query.Query, size int
 			return hits, total, err
 		}
 	}
-	total, kept, err := countHits(ctx, idx, bq, int(byDateDirect))
+	total, kept, err := countHits(ctx, idx, bq, int(byDateDirect), size, after)
 	if err != nil {
 		return nil, 0, err
 	}
-	if total == 0 {
-		return nil, 0, nil
-	}
 	if total <= byDateDirect {
-		return sortKept(kept, size, after), total, nil
+		return kept, total, nil
 	}
 	months, docs, err := monthCounts(idx)
 	if err != nil {
@@ -260,46 +255,6 @@ func searchByDate(ctx context.Context, idx bleve.Index, bq query.Query, size int
 		want *= 2
 	}
 	return hits, total, nil
-}
-
-// sortKept returns the first size of the hits kept by countHits, newest
-// first (after the order key after[0], when after is set), as bleve's
-// sorted search would: by order key (unique, see sortDate), descending,
-// those without one last.
-func sortKept(kept []keptHit, size int, after []string) search.DocumentMatchCollection {
-	return matches(firstKept(kept, size, after))
-}
-
-// firstKept returns the first size of kept in sortKept's order; ties
-// (which sortDate makes rare) by id, then document number.
-func firstKept(kept []keptHit, size int, after []string) []keptHit {
-	if after != nil {
-		kept = slices.DeleteFunc(kept, func(h keptHit) bool { return h.order != "" && h.order >= after[0] })
-	}
-	slices.SortFunc(kept, func(a, b keptHit) int {
-		switch {
-		case a.order == b.order:
-			if c := strings.Compare(a.id, b.id); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.num, b.num)
-		case a.order == "":
-			return 1
-		case b.order == "":
-			return -1
-		}
-		return strings.Compare(b.order, a.order)
-	})
-	return kept[:min(size, len(kept))]
-}
-
-// matches returns kept as bleve's hits of a search sorted by date.
-func matches(kept []keptHit) search.DocumentMatchCollection {
-	hits := make(search.DocumentMatchCollection, len(kept))
-	for i, h := range kept {
-		hits[i] = &search.DocumentMatch{ID: h.id, DecodedSort: []string{h.order}}
-	}
-	return hits
 }
 
 type monthCount struct {
